@@ -1,0 +1,159 @@
+/**
+ * Every expected failure of the library is a plain readonly object with a `type` discriminant, built by one
+ * constructor each (so tests compare them with `toEqual`). Thrown exceptions are reserved for broken invariants.
+ */
+
+/** One problem found in an input, as reported by zod. */
+export interface InputIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type InvalidInput = { readonly type: "invalid_input"; readonly issues: readonly InputIssue[] };
+export type WalletNotFound = { readonly type: "wallet_not_found"; readonly walletId: string };
+export type WalletExists = {
+  readonly type: "wallet_exists";
+  readonly walletId: string;
+  readonly currency: string;
+};
+export type CurrencyMismatch = {
+  readonly type: "currency_mismatch";
+  readonly expected: string;
+  readonly actual: string;
+};
+export type InsufficientFunds = {
+  readonly type: "insufficient_funds";
+  readonly walletId: string;
+  readonly availableMinor: number;
+  readonly requestedMinor: number;
+};
+export type IdempotencyConflict = { readonly type: "idempotency_conflict"; readonly idempotencyKey: string };
+export type HoldNotFound = { readonly type: "hold_not_found"; readonly holdId: string };
+export type HoldNotOpen = { readonly type: "hold_not_open"; readonly holdId: string; readonly state: string };
+export type SettleExceedsHold = {
+  readonly type: "settle_exceeds_hold";
+  readonly holdId: string;
+  readonly heldMinor: number;
+  readonly requestedMinor: number;
+};
+export type ActivationNotFound = { readonly type: "activation_not_found"; readonly activationId: string };
+export type RentalNotFound = { readonly type: "rental_not_found"; readonly rentalId: string };
+export type TransitionNotAllowed = {
+  readonly type: "transition_not_allowed";
+  readonly from: string;
+  readonly event: string;
+};
+export type TooEarlyToCancel = { readonly type: "too_early_to_cancel"; readonly retryAfterMs: number };
+export type ServiceDisabled = {
+  readonly type: "service_disabled";
+  readonly service: string;
+  readonly country: string;
+  readonly reason: string;
+};
+export type PurchaseFailed = {
+  readonly type: "purchase_failed";
+  readonly id: string;
+  readonly reason: string;
+};
+export type ProviderUnavailable = {
+  readonly type: "provider_unavailable";
+  readonly reason: string;
+  readonly retryAfterMs?: number;
+};
+export type StorageFailure = {
+  readonly type: "storage_failure";
+  readonly message: string;
+  readonly code?: string;
+};
+
+/** The union of every error the library returns. Each operation documents the subset it can return. */
+export type FesError =
+  | InvalidInput
+  | WalletNotFound
+  | WalletExists
+  | CurrencyMismatch
+  | InsufficientFunds
+  | IdempotencyConflict
+  | HoldNotFound
+  | HoldNotOpen
+  | SettleExceedsHold
+  | ActivationNotFound
+  | RentalNotFound
+  | TransitionNotAllowed
+  | TooEarlyToCancel
+  | ServiceDisabled
+  | PurchaseFailed
+  | ProviderUnavailable
+  | StorageFailure;
+
+/** Constructors, one per error type. */
+export const errors = {
+  invalidInput: (issues: readonly InputIssue[]): InvalidInput => ({ type: "invalid_input", issues }),
+  walletNotFound: (walletId: string): WalletNotFound => ({ type: "wallet_not_found", walletId }),
+  walletExists: (walletId: string, currency: string): WalletExists => ({
+    type: "wallet_exists",
+    walletId,
+    currency,
+  }),
+  currencyMismatch: (expected: string, actual: string): CurrencyMismatch => ({
+    type: "currency_mismatch",
+    expected,
+    actual,
+  }),
+  insufficientFunds: (
+    walletId: string,
+    availableMinor: number,
+    requestedMinor: number,
+  ): InsufficientFunds => ({
+    type: "insufficient_funds",
+    walletId,
+    availableMinor,
+    requestedMinor,
+  }),
+  idempotencyConflict: (idempotencyKey: string): IdempotencyConflict => ({
+    type: "idempotency_conflict",
+    idempotencyKey,
+  }),
+  holdNotFound: (holdId: string): HoldNotFound => ({ type: "hold_not_found", holdId }),
+  holdNotOpen: (holdId: string, state: string): HoldNotOpen => ({ type: "hold_not_open", holdId, state }),
+  settleExceedsHold: (holdId: string, heldMinor: number, requestedMinor: number): SettleExceedsHold => ({
+    type: "settle_exceeds_hold",
+    holdId,
+    heldMinor,
+    requestedMinor,
+  }),
+  activationNotFound: (activationId: string): ActivationNotFound => ({
+    type: "activation_not_found",
+    activationId,
+  }),
+  rentalNotFound: (rentalId: string): RentalNotFound => ({ type: "rental_not_found", rentalId }),
+  transitionNotAllowed: (from: string, event: string): TransitionNotAllowed => ({
+    type: "transition_not_allowed",
+    from,
+    event,
+  }),
+  tooEarlyToCancel: (retryAfterMs: number): TooEarlyToCancel => ({
+    type: "too_early_to_cancel",
+    retryAfterMs,
+  }),
+  serviceDisabled: (service: string, country: string, reason: string): ServiceDisabled => ({
+    type: "service_disabled",
+    service,
+    country,
+    reason,
+  }),
+  purchaseFailed: (id: string, reason: string): PurchaseFailed => ({ type: "purchase_failed", id, reason }),
+  providerUnavailable: (reason: string, retryAfterMs?: number): ProviderUnavailable =>
+    retryAfterMs === undefined
+      ? { type: "provider_unavailable", reason }
+      : { type: "provider_unavailable", reason, retryAfterMs },
+  storageFailure: (message: string, code?: string): StorageFailure =>
+    code === undefined ? { type: "storage_failure", message } : { type: "storage_failure", message, code },
+} as const;
+
+/** Converts zod issues into the library's input issues. */
+export function issuesFromZod(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): readonly InputIssue[] {
+  return issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+}

@@ -1,0 +1,177 @@
+import type {
+  ActivationRecord,
+  ActivationState,
+  AuditRecord,
+  HoldRecord,
+  IdempotencyRecord,
+  RentalRecord,
+  TransferRecord,
+  WalletRecord,
+} from "../core/records.js";
+
+/**
+ * The storage port. An adapter implements a handful of domain-shaped reads and one write, `apply`, which takes
+ * the whole commit plan of a unit of work so that a database adapter can write it in one round trip.
+ *
+ * Units of work follow one shape: lock the wallets involved, read what the decision needs, compute a plan with a
+ * pure function, apply it. The core never writes outside `apply`.
+ */
+export interface Storage {
+  /**
+   * Runs `work` atomically. Commits when the promise resolves, rolls back everything when it rejects (the core
+   * turns an `Err` into a rejection in one place). The adapter may run `work` again after a deadlock or a
+   * serialization failure, so `work` must have no effect outside `tx`. Throws {@link StorageConflictError} when a
+   * guard of `apply` missed or a unique key was taken by a concurrent unit of work; any other rejection is a
+   * storage failure.
+   */
+  transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /** Reads outside any unit of work (a consistent snapshot is not promised across calls). */
+  readonly read: StorageReader;
+}
+
+/** The operations available inside a unit of work. */
+export interface StorageTx {
+  /**
+   * Locks the given customer wallets, in the byte order of their ids, until the unit of work ends, and returns the
+   * ones that exist (missing ids are simply absent from the result, in sorted order). Locking the same wallet twice
+   * in one unit of work is allowed.
+   */
+  lockWallets(ids: readonly string[]): Promise<readonly WalletRecord[]>;
+  /** The stored idempotency record for `key`, or `undefined`. */
+  getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
+  /** The hold, or `undefined`. Callers lock the hold's wallet first; that lock is what serializes its resolution. */
+  getHold(id: string): Promise<HoldRecord | undefined>;
+  /** The activation, or `undefined`. Callers lock its wallet first. */
+  getActivation(id: string): Promise<ActivationRecord | undefined>;
+  /** The rental, or `undefined`. Callers lock its wallet first. */
+  getRental(id: string): Promise<RentalRecord | undefined>;
+  /**
+   * Applies a commit plan. Every guard must hold or nothing of the plan is written and the call rejects with a
+   * {@link StorageConflictError}; the unit of work is then rolled back whole. Guards:
+   * - `createWallets`: the id is new;
+   * - `walletDeltas`: the wallet exists, and after the delta `balance ≥ 0`, `frozen ≥ 0` and `balance − frozen ≥ 0`;
+   * - `transfers`: the id is new; `seq` is assigned by the storage;
+   * - `openHolds`: the id is new;
+   * - `resolveHolds`: the hold is `open` (a conditional update: a second resolution misses);
+   * - `activations` / `rentals`: `expectedVersion: null` inserts (the id is new), a number updates only when the
+   *   stored version equals it; the stored version becomes the record's `version`;
+   * - `idempotency`: the key is new;
+   * - `audit`: append only.
+   */
+  apply(plan: CommitPlan): Promise<void>;
+}
+
+/** Everything one unit of work writes. */
+export interface CommitPlan {
+  readonly createWallets?: readonly WalletRecord[];
+  readonly walletDeltas?: readonly WalletDelta[];
+  readonly transfers?: readonly TransferRecord[];
+  readonly openHolds?: readonly HoldRecord[];
+  readonly resolveHolds?: readonly HoldResolution[];
+  readonly activations?: readonly VersionedWrite<ActivationRecord>[];
+  readonly rentals?: readonly VersionedWrite<RentalRecord>[];
+  readonly idempotency?: IdempotencyRecord;
+  readonly audit?: readonly AuditRecord[];
+}
+
+/** A change of a wallet's counters; `version` is incremented by one. */
+export interface WalletDelta {
+  readonly walletId: string;
+  readonly balanceDeltaMinor: number;
+  readonly frozenDeltaMinor: number;
+}
+
+/** Resolution of an open hold. */
+export interface HoldResolution {
+  readonly holdId: string;
+  readonly state: "settled" | "released";
+  readonly settledMinor: number;
+  readonly resolvedAtMs: number;
+}
+
+/** An insert (`expectedVersion: null`) or a version-checked update. */
+export interface VersionedWrite<T> {
+  readonly record: T;
+  readonly expectedVersion: number | null;
+}
+
+/** Reads outside a unit of work. */
+export interface StorageReader {
+  /** The wallet, or `undefined`. */
+  getWallet(id: string): Promise<WalletRecord | undefined>;
+  /** All customer wallets, ordered by id. */
+  listWallets(): Promise<readonly WalletRecord[]>;
+  /** The hold, or `undefined`. */
+  getHold(id: string): Promise<HoldRecord | undefined>;
+  /** Holds, optionally only those in `state`, ordered by id. */
+  listHolds(filter?: {
+    readonly state?: HoldRecord["state"];
+    readonly walletId?: string;
+  }): Promise<readonly HoldRecord[]>;
+  /** The activation, or `undefined`. */
+  getActivation(id: string): Promise<ActivationRecord | undefined>;
+  /** The activation with this provider id, or `undefined`. */
+  findActivationByProviderId(
+    provider: string,
+    providerActivationId: string,
+  ): Promise<ActivationRecord | undefined>;
+  /** Activations, optionally filtered, ordered by `createdAtMs` then id. */
+  listActivations(filter?: {
+    readonly walletId?: string;
+    readonly states?: readonly ActivationState[];
+  }): Promise<readonly ActivationRecord[]>;
+  /** The rental, or `undefined`. */
+  getRental(id: string): Promise<RentalRecord | undefined>;
+  /** Rentals, optionally filtered, ordered by `createdAtMs` then id. */
+  listRentals(filter?: {
+    readonly walletId?: string;
+    readonly states?: readonly RentalRecord["state"][];
+  }): Promise<readonly RentalRecord[]>;
+  /**
+   * Transfers in `seq` order. With `accountId`, only those with the account on either side; `afterSeq` and
+   * `limit` page through them.
+   */
+  listTransfers(filter?: {
+    readonly accountId?: string;
+    readonly afterSeq?: number;
+    readonly limit?: number;
+  }): Promise<readonly TransferRecord[]>;
+  /** The idempotency record, or `undefined`. */
+  getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
+  /** Audit rows in insertion order, optionally for one subject. */
+  listAudit(filter?: { readonly subjectId?: string }): Promise<readonly AuditRecord[]>;
+  /**
+   * What the sweeper must look at, at `nowMs`: activations `waiting` whose deadline is ≤ `nowMs`, rentals `active`
+   * whose end is ≤ `nowMs`, and activations or rentals `pending` created at or before `pendingBeforeMs`.
+   * At most `limit` of each, oldest first.
+   */
+  listDue(query: {
+    readonly nowMs: number;
+    readonly pendingBeforeMs: number;
+    readonly limit: number;
+  }): Promise<DueWork>;
+}
+
+/** The sweeper's to-do list. */
+export interface DueWork {
+  readonly activationsPastDeadline: readonly ActivationRecord[];
+  readonly rentalsPastEnd: readonly RentalRecord[];
+  readonly pendingActivations: readonly ActivationRecord[];
+  readonly pendingRentals: readonly RentalRecord[];
+}
+
+/**
+ * Thrown by `apply` (or by the commit) when a guard missed or a unique key was taken concurrently. The core
+ * reruns the unit of work a bounded number of times: the rerun reads the winner's writes (and so replays an
+ * idempotent result, or reports the business error).
+ */
+export class StorageConflictError extends Error {
+  override readonly name = "StorageConflictError";
+  constructor(
+    /** Which guard missed, e.g. `hold_not_open`, `version`, `unique:idempotency`. */
+    readonly guard: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
