@@ -9,3 +9,4 @@ export * from "./core/records.js";
 export * from "./provider/control.js";
 export * from "./provider/port.js";
 export * from "./storage/port.js";
+export * from "./mapping/index.js";
