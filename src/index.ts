@@ -10,3 +10,4 @@ export * from "./provider/control.js";
 export * from "./provider/port.js";
 export * from "./storage/port.js";
 export * from "./mapping/index.js";
+export * from "./health/index.js";

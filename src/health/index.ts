@@ -1,0 +1,13 @@
+/**
+ * Health analytics, service policies, routing and the coherence report: pure functions over exported records.
+ */
+export * from "./coherence.js";
+export * from "./gate.js";
+export * from "./percentile.js";
+export * from "./policies.js";
+export * from "./render-html.js";
+export * from "./render-text.js";
+export * from "./routing.js";
+export * from "./stats.js";
+export * from "./wilson.js";
+export * from "./window.js";

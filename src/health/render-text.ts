@@ -1,0 +1,251 @@
+/**
+ * Plain-text renderings: health tables for a terminal (`npm start`) and the coherence report. Money stays in
+ * minor units with its currency: the library does not know how many decimals a currency has.
+ */
+import type { CoherenceReport } from "./coherence.js";
+import type { HealthDecision } from "./policies.js";
+import type { HealthGroupStats, HealthMoney, HealthOverview, HealthShare, HealthStats } from "./stats.js";
+import type { HealthWindow } from "./window.js";
+
+/** A share as a percentage with one decimal, or `—` when its denominator is 0. */
+export function formatHealthShare(s: HealthShare): string {
+  return s.denominator === 0 ? "—" : `${((100 * s.numerator) / s.denominator).toFixed(1)}%`;
+}
+
+/** A duration in ms as `850 ms`, `12.3 s` or `2m 05s`; `—` for null. */
+export function formatHealthDuration(ms: number | null): string {
+  if (ms === null) return "—";
+  if (Math.abs(ms) < 1000) return `${Math.round(ms)} ms`;
+  if (Math.abs(ms) < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const total = Math.round(ms / 1000);
+  const m = Math.floor(total / 60);
+  const s = total - m * 60;
+  return `${m}m ${String(s).padStart(2, "0")}s`;
+}
+
+function formatMoney(money: readonly HealthMoney[], pick: (m: HealthMoney) => number): string {
+  if (money.length === 0) return "0";
+  return money.map((m) => `${pick(m)} ${m.currency}`).join("; ");
+}
+
+function formatWindow(w: HealthWindow): string {
+  if (!Number.isFinite(w.fromMs) && !Number.isFinite(w.toMs)) return "all records";
+  const at = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString().replace(".000Z", "Z") : "…");
+  return `${at(w.fromMs)} – ${at(w.toMs)}`;
+}
+
+/** Lays rows out as a fixed-width table; the first column is left-aligned, the others right-aligned. */
+export function renderHealthTextTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+const HEALTH_HEADER = [
+  "group",
+  "total",
+  "ended",
+  "success",
+  "cancel",
+  "timeout",
+  "expired",
+  "failed",
+  "open",
+  "code p50",
+  "code p95",
+  "cancel p50",
+  "settled",
+  "released",
+  "cashback",
+  "margin",
+] as const;
+
+function healthRow(g: HealthGroupStats): string[] {
+  return [
+    g.label,
+    String(g.total),
+    String(g.decided),
+    formatHealthShare(g.shares.received),
+    formatHealthShare(g.shares.cancelled),
+    formatHealthShare(g.shares.timeout),
+    formatHealthShare(g.shares.expired),
+    String(g.failed),
+    String(g.open),
+    formatHealthDuration(g.timeToCodeMs.median),
+    formatHealthDuration(g.timeToCodeMs.p95),
+    formatHealthDuration(g.timeToCancelMs.median),
+    formatMoney(g.money, (m) => m.revenueSettledMinor),
+    formatMoney(g.money, (m) => m.releasedMinor),
+    formatMoney(g.money, (m) => m.cashbackPaidMinor),
+    g.money.some((m) => m.margin.count > 0)
+      ? formatMoney(
+          g.money.filter((m) => m.margin.count > 0),
+          (m) => m.margin.marginMinor,
+        )
+      : "—",
+  ];
+}
+
+/** One table: a row per group, then the total. Shares are over ended activations (`ended`). */
+export function renderHealthTable(stats: HealthStats, title?: string): string {
+  const heading = title ?? `By ${stats.groupBy.length === 0 ? "nothing" : stats.groupBy.join(" × ")}`;
+  const rows = [...stats.groups.map(healthRow), healthRow(stats.total)];
+  return `${heading} (${formatWindow(stats.window)})\n${renderHealthTextTable(HEALTH_HEADER, rows)}`;
+}
+
+/** The tables per service and per country of an overview. */
+export function renderHealthTables(overview: HealthOverview): string {
+  return [
+    renderHealthTable(overview.byService, "Per service"),
+    renderHealthTable(overview.byCountry, "Per country"),
+  ].join("\n\n");
+}
+
+function describeDecision(d: HealthDecision): string {
+  return `[${d.type}] ${d.reason}`;
+}
+
+/** The coherence report as plain text, one section per concern. */
+export function renderCoherenceReport(report: CoherenceReport): string {
+  const out: string[] = [];
+  const section = (title: string) => out.push("", `== ${title} ==`);
+  const at = (ms: number) => new Date(ms).toISOString();
+
+  out.push(`Coherence report at ${at(report.generatedAtMs)}: ${report.ok ? "OK" : "DEFECTS FOUND"}`);
+
+  section("State");
+  const s = report.state;
+  out.push(
+    `wallets ${s.wallets}, transfers ${s.transfers}, holds open ${s.holds.open} / settled ${s.holds.settled} / ` +
+      `released ${s.holds.released}`,
+  );
+  out.push(
+    `activations: ${Object.entries(s.activations)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+  out.push(
+    `rentals: ${Object.entries(s.rentals)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+
+  section("Activations");
+  const t = report.activations.total;
+  out.push(
+    `${t.total} in ${formatWindow(report.activations.window)}; ended ${t.decided}: success ` +
+      `${formatHealthShare(t.shares.received)}, cancel ${formatHealthShare(t.shares.cancelled)}, timeout ` +
+      `${formatHealthShare(t.shares.timeout)}, expired ${formatHealthShare(t.shares.expired)}; failed ${t.failed}; ` +
+      `open ${t.open}`,
+  );
+  out.push(
+    `time to code p50 ${formatHealthDuration(t.timeToCodeMs.median)}, p95 ` +
+      `${formatHealthDuration(t.timeToCodeMs.p95)}; time to cancel p50 ${formatHealthDuration(t.timeToCancelMs.median)}`,
+  );
+  out.push(`retries ${report.activations.retries}, late codes ${report.activations.lateCodes}`);
+  if (report.activations.stuckPending.length === 0) out.push("no purchase stuck in pending");
+  for (const p of report.activations.stuckPending) {
+    out.push(
+      `stuck pending: ${p.ownerType} ${p.id} (wallet ${p.walletId}, ${p.provider}) for ${formatHealthDuration(p.ageMs)}`,
+    );
+  }
+
+  section("Transactions");
+  for (const k of report.transactions.byKind) {
+    out.push(`${k.kind}: ${k.count} transfer(s), ${k.amountMinor} ${k.currency}`);
+  }
+  for (const m of report.transactions.malformed) out.push(`malformed transfer ${m.transferId}: ${m.problem}`);
+  for (const b of report.transactions.statementBreaks) {
+    out.push(
+      `statement break on ${b.walletId} at ${b.transferId}: recorded ${b.recordedMinor}, replayed ${b.replayedMinor}`,
+    );
+  }
+
+  section("Race conditions");
+  const race = report.raceConditions;
+  out.push(`${race.count} pair(s) of different operations on one wallet within ${race.thresholdMs} ms`);
+  for (const p of race.pairs) {
+    out.push(
+      `${p.walletId}: ${p.gapMs} ms between ${p.first.kind} ${p.first.id} (${p.first.operationId}) and ` +
+        `${p.second.kind} ${p.second.id} (${p.second.operationId}) at ${at(p.first.atMs)}`,
+    );
+  }
+  if (race.pairs.length < race.count) out.push(`… ${race.count - race.pairs.length} more`);
+
+  section("Coherence");
+  const c = report.coherence;
+  for (const m of c.balanceMismatches) {
+    out.push(
+      `balance ${m.walletId}: stored ${m.storedMinor}, ledger ${m.replayedMinor} (${m.differenceMinor > 0 ? "+" : ""}` +
+        `${m.differenceMinor} ${m.currency})`,
+    );
+  }
+  for (const m of c.frozenMismatches) {
+    out.push(
+      `frozen ${m.walletId}: stored ${m.storedMinor}, open holds ${m.openHoldsMinor} (${m.differenceMinor})`,
+    );
+  }
+  for (const w of c.negativeAvailable) {
+    out.push(`negative available ${w.walletId}: balance ${w.balanceMinor}, frozen ${w.frozenMinor}`);
+  }
+  for (const id of c.unknownWallets) out.push(`unknown wallet ${id}`);
+  for (const p of c.platformAccounts) out.push(`platform ${p.accountId}: ${p.balanceMinor}`);
+  for (const cur of c.currencies) {
+    out.push(
+      `${cur.currency}: customers stored ${cur.customerStoredMinor} / ledger ${cur.customerReplayedMinor}, ` +
+        `platform ${cur.platformMinor}, Σ stored ${cur.sumStoredMinor}, Σ ledger ${cur.sumReplayedMinor}`,
+    );
+  }
+  for (const h of c.orphanHolds) {
+    out.push(
+      `orphan hold ${h.holdId} (${h.amountMinor} on ${h.walletId}): ${h.ownerType} ${h.ownerId} ` +
+        `${h.problem === "owner_missing" ? "is missing" : `is ${h.ownerState}`}`,
+    );
+  }
+  for (const o of c.ownerHoldProblems) {
+    out.push(
+      `${o.ownerType} ${o.ownerId} (${o.state}): ${o.problem.replaceAll("_", " ")}` +
+        (o.holdId === null ? "" : ` ${o.holdId}`) +
+        (o.problem === "several_open_holds" ? ` (${o.openHolds})` : ""),
+    );
+  }
+  const clean =
+    c.balanceMismatches.length +
+      c.frozenMismatches.length +
+      c.negativeAvailable.length +
+      c.orphanHolds.length +
+      c.ownerHoldProblems.length ===
+    0;
+  if (clean) out.push("balances, frozen amounts and holds agree with the ledger");
+
+  section("Temporal patterns");
+  out.push(renderHealthTable(report.temporal.byDay, "Per day (UTC)"));
+  out.push("");
+  out.push(renderHealthTable(report.temporal.byHour, "Per hour of day (UTC)"));
+
+  section("Service patterns");
+  out.push(renderHealthTable(report.services.byService, "Per service"));
+  if (report.services.neverSucceeded.length > 0) {
+    out.push(`never succeeded: ${report.services.neverSucceeded.join(", ")}`);
+  }
+  for (const d of report.services.policies.decisions) out.push(describeDecision(d));
+  for (const row of report.services.policies.targets) {
+    out.push(
+      `targets ${row.service ?? "overall"} (${row.decided} ended): ` +
+        row.checks.map((k) => `${k.metric} ${formatHealthShare(k.share)} ${k.status}`).join(", "),
+    );
+  }
+
+  section("Recommendations");
+  if (report.recommendations.length === 0) out.push("none");
+  for (const r of report.recommendations) out.push(`${r.severity.toUpperCase()}: ${r.text}`);
+  return `${out.join("\n")}\n`;
+}
