@@ -1,0 +1,69 @@
+import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { type Storage, StorageConflictError, type StorageTx } from "../storage/port.js";
+import { errors, type StorageFailure } from "./errors.js";
+import { InvariantViolation } from "./invariant.js";
+
+/** Carries an `Err` out of a storage transaction so that the adapter rolls back exactly as for a throw. */
+class Rollback<E> {
+  constructor(readonly error: E) {}
+}
+
+/** How many times a unit of work is rerun after a {@link StorageConflictError} before giving up. */
+const MAX_CONFLICT_RETRIES = 8;
+
+/**
+ * Runs a unit of work in a storage transaction. This is the one place where an `Err` becomes a rollback: the
+ * work's `Err` is thrown through the adapter's transaction (which rolls back) and returned as the `Err` again.
+ * A conflict (a guard missed, a unique key taken concurrently) reruns the whole unit, which then reads the
+ * winner's writes. Any other storage error becomes `storage_failure`; an {@link InvariantViolation} is rethrown.
+ */
+export function runUnit<T, E>(
+  storage: Storage,
+  work: (tx: StorageTx) => Promise<Result<T, E>>,
+): ResultAsync<T, E | StorageFailure> {
+  const attempt = async (): Promise<Result<T, E | StorageFailure>> => {
+    for (let tries = 0; ; tries++) {
+      try {
+        const value = await storage.transaction(async (tx) => {
+          const result = await work(tx);
+          if (result.isErr()) throw new Rollback(result.error);
+          return result.value;
+        });
+        return ok(value);
+      } catch (e) {
+        if (e instanceof Rollback) return err(e.error as E);
+        if (e instanceof InvariantViolation) throw e;
+        if (e instanceof StorageConflictError) {
+          if (tries < MAX_CONFLICT_RETRIES) continue;
+          return err(errors.storageFailure(`conflict persisted after ${tries + 1} attempts: ${e.guard}`));
+        }
+        return err(toStorageFailure(e));
+      }
+    }
+  };
+  return new ResultAsync(attempt());
+}
+
+/** Wraps a plain storage read once into a `ResultAsync`. */
+export function readStorage<T>(read: () => Promise<T>): ResultAsync<T, StorageFailure> {
+  return ResultAsync.fromPromise((async () => read())(), (e) => {
+    if (e instanceof InvariantViolation) throw e;
+    return toStorageFailure(e);
+  });
+}
+
+function toStorageFailure(e: unknown): StorageFailure {
+  const message = e instanceof Error ? e.message : String(e);
+  const code =
+    typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
+  return errors.storageFailure(message, code);
+}
+
+/** A stable JSON rendering (sorted keys) used as an idempotency fingerprint. */
+export function fingerprint(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}

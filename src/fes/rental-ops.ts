@@ -1,0 +1,421 @@
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import {
+  type CurrencyMismatch,
+  errors,
+  type IdempotencyConflict,
+  type InsufficientFunds,
+  type InvalidInput,
+  type ProviderUnavailable,
+  type PurchaseFailed,
+  type RentalNotFound,
+  type ServiceDisabled,
+  type StorageFailure,
+  type TransitionNotAllowed,
+  type WalletNotFound,
+} from "../core/errors.js";
+import { rentalHoldId } from "../core/ids.js";
+import { invariant } from "../core/invariant.js";
+import type { RentalRecord } from "../core/records.js";
+import { fingerprint, readStorage } from "../core/unit-of-work.js";
+import type { Quote } from "../provider/port.js";
+import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
+import type { StorageTx } from "../storage/port.js";
+import type { UnitPlan } from "../wallet/unit-plan.js";
+import { callProvider, type FesContext, parseInput, providerError, runMoneyUnit } from "./context.js";
+import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
+
+/** Errors of a step on an existing rental. */
+export type RentalStepError = RentalNotFound | TransitionNotAllowed | IdempotencyConflict | StorageFailure;
+
+/** Errors of buying or extending a rental. */
+export type RentalPurchaseError =
+  | RentalStepError
+  | InvalidInput
+  | WalletNotFound
+  | CurrencyMismatch
+  | InsufficientFunds
+  | ServiceDisabled
+  | PurchaseFailed
+  | ProviderUnavailable;
+
+/** The rental operations of the service. */
+export function rentalOperations(ctx: FesContext) {
+  const caps = ctx.provider.capabilities;
+
+  const load = (rentalId: string): ResultAsync<RentalRecord, RentalNotFound | StorageFailure> =>
+    readStorage(() => ctx.storage.read.getRental(rentalId)).andThen((r) =>
+      r === undefined ? errAsync(errors.rentalNotFound(rentalId)) : okAsync(r),
+    );
+
+  const applyEvent = async (
+    plan: UnitPlan,
+    tx: StorageTx,
+    rentalId: string,
+    event: RentalEvent,
+    freeze?: { holdId: string; amountMinor: number },
+  ): Promise<Result<RentalRecord, RentalNotFound | TransitionNotAllowed | InsufficientFunds>> => {
+    const r = await tx.getRental(rentalId);
+    if (r === undefined) return err(errors.rentalNotFound(rentalId));
+    plan.rekey(`${r.id}@v${r.version}`);
+    const t = transitionRental(r, event, {
+      nowMs: plan.nowMs,
+      policy: ctx.policy,
+      rentRefundWindowMs: caps.rentRefundWindowMs,
+    });
+    if (t.isErr()) return err(t.error);
+    if (freeze !== undefined) {
+      const frozen = plan.freeze(r.walletId, {
+        id: freeze.holdId,
+        amountMinor: freeze.amountMinor,
+        ownerType: "rental",
+        ownerId: r.id,
+      });
+      if (frozen.isErr()) return err(frozen.error);
+    }
+    for (const effect of t.value.effects) {
+      const hold = await tx.getHold(effect.holdId);
+      invariant(hold !== undefined, `rental ${r.id} has no hold ${effect.holdId}`);
+      invariant(
+        plan.settle(hold, effect.amountMinor).isOk(),
+        `rental ${r.id}: hold ${hold.id} could not be resolved`,
+      );
+    }
+    plan.saveRental(t.value.next, r.version);
+    plan.audit(
+      `rental.${event.type}`,
+      "rental",
+      r.id,
+      { state: r.state, endsAtMs: r.endsAtMs },
+      {
+        state: t.value.next.state,
+        endsAtMs: t.value.next.endsAtMs,
+      },
+    );
+    return ok({ ...t.value.next, version: r.version + 1 });
+  };
+
+  /** Applies one event to a rental in one unit of work. */
+  const step = (
+    rental: Pick<RentalRecord, "id" | "walletId">,
+    event: RentalEvent,
+    actor: string,
+    idempotencyKey: string | null = null,
+  ): ResultAsync<RentalRecord, RentalStepError> =>
+    runMoneyUnit(ctx, {
+      operation: `rental.${event.type}`,
+      request: { rentalId: rental.id, event },
+      idempotencyKey,
+      walletIds: [rental.walletId],
+      unitKey: `${rental.id}@step`,
+      actor,
+      compute: async (plan, tx) => {
+        const r = await applyEvent(plan, tx, rental.id, event);
+        invariant(
+          r.isOk() || r.error.type !== "insufficient_funds",
+          "a rental step without a freeze cannot lack funds",
+        );
+        return r as Result<RentalRecord, RentalNotFound | TransitionNotAllowed>;
+      },
+    }).andThen((o) => (o.replayed ? load(rental.id) : okAsync(o.value)));
+
+  const price = (service: string, country: string, hours: number, walletCurrency: string, id: string) =>
+    callProvider(() => ctx.provider.quoteRental({ service, country, hours }))
+      .mapErr((f) => (f.class === "declined" ? errors.purchaseFailed(id, f.reason) : providerError(f)))
+      .andThen((quote: Quote) => {
+        if (quote.stock <= 0) return errAsync(errors.purchaseFailed(id, "no_numbers"));
+        const p = ctx.pricing({
+          kind: "rental",
+          service,
+          country,
+          hours,
+          providerPrice: quote.price,
+          providerCurrency: quote.currency,
+          walletCurrency,
+        });
+        return p.isErr() ? errAsync(errors.purchaseFailed(id, p.error.type)) : okAsync(p.value);
+      });
+
+  const asPurchaseResult = (r: RentalRecord): Result<RentalRecord, PurchaseFailed> =>
+    r.state === "failed" ? err(errors.purchaseFailed(r.id, r.failureReason ?? "failed")) : ok(r);
+
+  /** Resolves the end of a rental upstream, then records it. */
+  const endWith = (
+    r: RentalRecord,
+    event: "cancel" | "finish",
+    actor: string,
+    key: string | null,
+  ): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> => {
+    if (r.state !== "active" || r.providerRentalId === null) {
+      return key !== null
+        ? step(r, { type: event }, actor, key)
+        : errAsync(errors.transitionNotAllowed(r.state, event));
+    }
+    const refunded = event === "cancel" && isWithinRefundWindow(r, ctx.clock.now(), caps.rentRefundWindowMs);
+    const id = r.providerRentalId;
+    return callProvider(() => (refunded ? ctx.provider.cancelRental(id) : ctx.provider.finishRental(id)))
+      .orElse((f) =>
+        // The provider already ended it: nothing more to do upstream.
+        f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found")
+          ? okAsync(undefined)
+          : errAsync(providerError(f)),
+      )
+      .andThen(() => step(r, { type: event }, actor, key));
+  };
+
+  return {
+    load,
+    step,
+
+    /** Rents a number for `hours`: the price stays frozen until the rental ends. */
+    buyRental(input: {
+      walletId: string;
+      service: string;
+      country: string;
+      hours: number;
+      idempotencyKey: string;
+      actor?: string;
+    }): ResultAsync<RentalRecord, RentalPurchaseError> {
+      return parseInput(buyRentalInput, input).asyncAndThen((req) => {
+        const rentalId = `rent:${req.idempotencyKey}`;
+        const actor = req.actor ?? `customer:${req.walletId}`;
+        const request = {
+          walletId: req.walletId,
+          service: req.service,
+          country: req.country,
+          hours: req.hours,
+        };
+        const gate = ctx.gate?.({ service: req.service, country: req.country }) ?? { enabled: true as const };
+        if (!gate.enabled) return errAsync(errors.serviceDisabled(req.service, req.country, gate.reason));
+        return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
+          (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
+            if (stored !== undefined) {
+              return stored.operation === "rental.buy" && stored.fingerprint === fingerprint(request)
+                ? load(rentalId).andThen(asPurchaseResult)
+                : errAsync(errors.idempotencyConflict(req.idempotencyKey));
+            }
+            return readStorage(() => ctx.storage.read.getWallet(req.walletId))
+              .andThen((w) => (w === undefined ? errAsync(errors.walletNotFound(req.walletId)) : okAsync(w)))
+              .andThen((w) =>
+                price(req.service, req.country, req.hours, w.currency, rentalId).map((p) => ({ w, p })),
+              )
+              .andThen(({ w, p }) =>
+                runMoneyUnit(ctx, {
+                  operation: "rental.buy",
+                  request,
+                  idempotencyKey: req.idempotencyKey,
+                  walletIds: [req.walletId],
+                  unitKey: `${rentalId}@v0`,
+                  actor,
+                  compute: async (plan) => {
+                    const holdId = rentalHoldId(rentalId, 0);
+                    const frozen = plan.freeze(req.walletId, {
+                      id: holdId,
+                      amountMinor: p.priceMinor,
+                      ownerType: "rental",
+                      ownerId: rentalId,
+                    });
+                    if (frozen.isErr()) return err(frozen.error);
+                    const names = ctx.resolveCodes?.({
+                      provider: caps.name,
+                      service: req.service,
+                      country: req.country,
+                    });
+                    plan.saveRental(
+                      {
+                        id: rentalId,
+                        walletId: req.walletId,
+                        provider: caps.name,
+                        providerRentalId: null,
+                        serviceCode: req.service,
+                        countryCode: req.country,
+                        service: names?.service ?? null,
+                        country: names?.country ?? null,
+                        state: "pending",
+                        phone: null,
+                        currency: w.currency,
+                        periods: [{ holdId, hours: req.hours, priceMinor: p.priceMinor, state: "pending" }],
+                        priceMinor: p.priceMinor,
+                        costMinor: p.costMinor,
+                        messageCount: 0,
+                        failureReason: null,
+                        createdAtMs: plan.nowMs,
+                        startedAtMs: null,
+                        endsAtMs: null,
+                        endedAtMs: null,
+                        version: 1,
+                      },
+                      null,
+                    );
+                    plan.audit("rental.buy", "rental", rentalId, null, {
+                      state: "pending",
+                      priceMinor: p.priceMinor,
+                    });
+                    return ok({ rentalId });
+                  },
+                }).andThen((o) =>
+                  o.replayed
+                    ? load(rentalId)
+                    : callProvider(() =>
+                        ctx.provider.rent({
+                          service: req.service,
+                          country: req.country,
+                          hours: req.hours,
+                          orderId: rentalId,
+                        }),
+                      )
+                        .andThen((issued) =>
+                          step(
+                            { id: rentalId, walletId: req.walletId },
+                            {
+                              type: "issued",
+                              providerRentalId: issued.providerRentalId,
+                              phone: issued.phone,
+                              endsAtMs: issued.endsAtMs,
+                              costMinor: p.costMinor,
+                            },
+                            actor,
+                          ),
+                        )
+                        .orElse((e) => {
+                          if (!("class" in e)) return errAsync(e);
+                          if (e.class === "unknown") return load(rentalId);
+                          const reason = e.class === "declined" ? e.reason : `${e.class}:${e.reason}`;
+                          return step(
+                            { id: rentalId, walletId: req.walletId },
+                            { type: "purchase_failed", reason },
+                            actor,
+                          );
+                        }),
+                ),
+              )
+              .andThen((r) => asPurchaseResult(r));
+          },
+        );
+      });
+    },
+
+    /** Extends an active rental: the extra price is frozen as a new hold and settled when the rental ends. */
+    extendRental(input: {
+      rentalId: string;
+      hours: number;
+      idempotencyKey: string;
+      actor?: string;
+    }): ResultAsync<RentalRecord, RentalPurchaseError> {
+      return parseInput(extendRentalInput, input).asyncAndThen((req) =>
+        load(req.rentalId).andThen((r): ResultAsync<RentalRecord, RentalPurchaseError> => {
+          const actor = req.actor ?? `customer:${r.walletId}`;
+          const holdId = rentalHoldId(r.id, r.periods.length);
+          return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
+            (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
+              const unit = (p: { priceMinor: number } | null) =>
+                runMoneyUnit(ctx, {
+                  operation: "rental.extend",
+                  request: { rentalId: r.id, hours: req.hours },
+                  idempotencyKey: req.idempotencyKey,
+                  walletIds: [r.walletId],
+                  unitKey: `${r.id}@extend`,
+                  actor,
+                  compute: async (
+                    plan: UnitPlan,
+                    tx: StorageTx,
+                  ): Promise<
+                    Result<
+                      { rentalId: string; holdId: string },
+                      ProviderUnavailable | RentalNotFound | TransitionNotAllowed | InsufficientFunds
+                    >
+                  > => {
+                    if (p === null) return err(errors.providerUnavailable("extension state lost: retry"));
+                    return (
+                      await applyEvent(
+                        plan,
+                        tx,
+                        r.id,
+                        { type: "extend_requested", holdId, hours: req.hours, priceMinor: p.priceMinor },
+                        {
+                          holdId,
+                          amountMinor: p.priceMinor,
+                        },
+                      )
+                    ).map(() => ({ rentalId: r.id, holdId }));
+                  },
+                });
+              if (stored !== undefined) return unit(null).andThen(() => load(r.id));
+              if (r.state !== "active" || r.providerRentalId === null)
+                return errAsync(errors.transitionNotAllowed(r.state, "extend_requested"));
+              const providerRentalId = r.providerRentalId;
+              return price(r.serviceCode, r.countryCode, req.hours, r.currency, r.id)
+                .andThen((p) => unit(p).map((o) => ({ o, p })))
+                .andThen(({ o, p }) => {
+                  if (o.replayed) return load(r.id);
+                  const extended = o.value;
+                  return callProvider(() => ctx.provider.extendRental(providerRentalId, req.hours))
+                    .andThen((ext) =>
+                      step(
+                        r,
+                        {
+                          type: "extend_confirmed",
+                          holdId: extended.holdId,
+                          endsAtMs: ext.endsAtMs,
+                          costMinor: p.costMinor,
+                        },
+                        actor,
+                      ),
+                    )
+                    .orElse((e) => {
+                      if (!("class" in e)) return errAsync(e);
+                      // Unknown: the period stays pending; when the rental ends its hold is released.
+                      if (e.class === "unknown") return load(r.id);
+                      return step(r, { type: "extend_failed", holdId: extended.holdId }, actor).andThen(() =>
+                        errAsync(
+                          errors.purchaseFailed(
+                            r.id,
+                            e.class === "declined" ? e.reason : `${e.class}:${e.reason}`,
+                          ),
+                        ),
+                      );
+                    });
+                });
+            },
+          );
+        }),
+      );
+    },
+
+    /**
+     * Cancels a rental: inside the provider's refund window the money is released; after it this is an early
+     * finish, settled in full or pro rata by the refund policy.
+     */
+    cancelRental(input: { rentalId: string; idempotencyKey?: string; actor?: string }) {
+      return parseInput(rentalActionInput, input).asyncAndThen((req) =>
+        load(req.rentalId).andThen((r) =>
+          endWith(r, "cancel", req.actor ?? `customer:${r.walletId}`, req.idempotencyKey ?? null),
+        ),
+      );
+    },
+
+    /** Ends a rental early: settled in full or pro rata by the refund policy. */
+    finishRental(input: { rentalId: string; idempotencyKey?: string; actor?: string }) {
+      return parseInput(rentalActionInput, input).asyncAndThen((req) =>
+        load(req.rentalId).andThen((r) =>
+          endWith(r, "finish", req.actor ?? `customer:${r.walletId}`, req.idempotencyKey ?? null),
+        ),
+      );
+    },
+
+    /** Polls the provider: counts new messages and applies a revocation (`STATUS_REVOKE`). */
+    syncRental(rentalId: string): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> {
+      return load(rentalId).andThen((r) => {
+        if (r.state !== "active" || r.providerRentalId === null) return okAsync(r);
+        return callProvider(() => ctx.provider.getRentalStatus(r.providerRentalId!))
+          .mapErr(providerError)
+          .andThen((status): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> => {
+            const fresh = status.messages.length - r.messageCount;
+            const afterSms = fresh > 0 ? step(r, { type: "sms", count: fresh }, "system:poll") : okAsync(r);
+            return status.state === "revoked"
+              ? afterSms.andThen((cur) => step(cur, { type: "revoke" }, "system:poll"))
+              : afterSms;
+          });
+      });
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import * as z from "zod";
+import { currencySchema, positiveAmountMinorSchema, signedAmountMinorSchema } from "../core/money.js";
+
+/** An idempotency key: 1–128 printable ASCII characters without spaces, scoped to the platform. */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/, "idempotency key: 1–128 printable characters, no spaces");
+
+/** A customer wallet id: 1–128 characters of `[A-Za-z0-9_.:-]` (platform account ids start with `@`). */
+export const walletIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "wallet id: 1–128 of [A-Za-z0-9_.:-]");
+
+/** An entity id (activation, rental, hold) as returned by the library. */
+export const entityIdSchema = z.string().min(1).max(300);
+
+/** Who acts: recorded in the audit trail. */
+export const actorSchema = z.string().min(1).max(200).optional();
+
+/** A provider code of a service or country, or a canonical id the catalog resolves. */
+export const codeSchema = z.string().trim().min(1).max(64);
+
+export const createWalletInput = z.object({
+  walletId: walletIdSchema,
+  currency: currencySchema,
+  actor: actorSchema,
+});
+
+export const moneyMoveInput = z.object({
+  walletId: walletIdSchema,
+  amountMinor: positiveAmountMinorSchema,
+  currency: currencySchema,
+  idempotencyKey: idempotencyKeySchema,
+  reason: z.string().max(500).optional(),
+  actor: actorSchema,
+});
+
+export const adjustInput = z.object({
+  walletId: walletIdSchema,
+  amountMinor: signedAmountMinorSchema,
+  currency: currencySchema,
+  reason: z.string().min(1, "an adjustment needs a reason").max(500),
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const cashbackInput = z.object({
+  walletId: walletIdSchema,
+  amountMinor: positiveAmountMinorSchema,
+  currency: currencySchema,
+  reason: z.string().min(1).max(500),
+  operationId: entityIdSchema.optional(),
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const freezeInput = z.object({
+  walletId: walletIdSchema,
+  amountMinor: positiveAmountMinorSchema,
+  currency: currencySchema,
+  /** The platform's id for what is being paid; the hold id derives from it. */
+  operationId: z.string().regex(/^[\x21-\x7e]{1,128}$/),
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const settleInput = z.object({
+  holdId: entityIdSchema,
+  /** Defaults to the full held amount. */
+  amountMinor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const releaseInput = z.object({
+  holdId: entityIdSchema,
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const statementInput = z.object({
+  walletId: walletIdSchema,
+  afterSeq: z.number().int().min(0).optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+});
+
+export const buyActivationInput = z.object({
+  walletId: walletIdSchema,
+  service: codeSchema,
+  /** A country code, or `"auto"` to let the router choose. */
+  country: codeSchema,
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const codeInput = z
+  .object({
+    activationId: entityIdSchema.optional(),
+    providerActivationId: z.string().min(1).max(64).optional(),
+    code: z.string().min(1).max(200),
+    actor: actorSchema,
+  })
+  .refine(
+    (v) => v.activationId !== undefined || v.providerActivationId !== undefined,
+    "activationId or providerActivationId is required",
+  );
+
+export const activationActionInput = z.object({
+  activationId: entityIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  actor: actorSchema,
+});
+
+/** Rentals last 1 hour to 8 weeks (the reference provider allows 2–1344 hours for an extension). */
+export const hoursSchema = z
+  .number()
+  .int("hours must be whole")
+  .min(1, "hours must be at least 1")
+  .max(1344, "hours must be at most 1344");
+
+export const buyRentalInput = z.object({
+  walletId: walletIdSchema,
+  service: codeSchema,
+  country: codeSchema,
+  hours: hoursSchema,
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const extendRentalInput = z.object({
+  rentalId: entityIdSchema,
+  hours: hoursSchema,
+  idempotencyKey: idempotencyKeySchema,
+  actor: actorSchema,
+});
+
+export const rentalActionInput = z.object({
+  rentalId: entityIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  actor: actorSchema,
+});

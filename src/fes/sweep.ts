@@ -1,0 +1,226 @@
+import { okAsync, type ResultAsync } from "neverthrow";
+import type { StorageFailure } from "../core/errors.js";
+import type { ActivationRecord, RentalRecord } from "../core/records.js";
+import { readStorage } from "../core/unit-of-work.js";
+import type { ActiveActivation, ActiveRental } from "../provider/port.js";
+import type { activationOperations } from "./activation-ops.js";
+import { callProvider, type FesContext } from "./context.js";
+import type { rentalOperations } from "./rental-ops.js";
+
+/** What one sweep did. Steps that lost a race to another worker are counted as `skipped`, not as errors. */
+export interface SweepReport {
+  readonly timedOut: number;
+  /** Activations past their deadline that turned out to have a code. */
+  readonly receivedLate: number;
+  readonly rentalsExpired: number;
+  /** Pending purchases found upstream and moved on. */
+  readonly reconciled: number;
+  /** Pending purchases not found upstream: released. */
+  readonly releasedPending: number;
+  readonly retried: number;
+  readonly skipped: number;
+  readonly errors: number;
+}
+
+type Counter = { -readonly [K in keyof SweepReport]: number };
+
+/**
+ * The sweeper. Idempotent and safe to run from several workers at once: every step is one unit of work that
+ * re-reads its record under the wallet lock, so a step another worker already took is `transition_not_allowed`
+ * and is skipped.
+ */
+export function sweeper(
+  ctx: FesContext,
+  activations: ReturnType<typeof activationOperations>,
+  rentals: ReturnType<typeof rentalOperations>,
+) {
+  const caps = ctx.provider.capabilities;
+
+  const count = (report: Counter, key: keyof Counter) => (r: ResultAsync<unknown, { type: string }>) =>
+    r.match(
+      () => {
+        report[key]++;
+      },
+      (e) => {
+        if (e.type === "transition_not_allowed") report.skipped++;
+        else report.errors++;
+      },
+    );
+
+  const timeOut = async (a: ActivationRecord, report: Counter) => {
+    // A code may have arrived that no webhook delivered: ask before releasing.
+    if (a.providerActivationId !== null) {
+      const status = await callProvider(() => ctx.provider.getActivationStatus(a.providerActivationId!));
+      if (status.isOk() && status.value.state === "code") {
+        await count(
+          report,
+          "receivedLate",
+        )(activations.step(a, { type: "code", code: status.value.code }, "system:sweep"));
+        return;
+      }
+    }
+    const stepped = await activations.step(a, { type: "deadline" }, "system:sweep");
+    if (stepped.isErr()) {
+      if (stepped.error.type === "transition_not_allowed") report.skipped++;
+      else report.errors++;
+      return;
+    }
+    if (stepped.value.state !== "timeout") return;
+    report.timedOut++;
+    if (ctx.retryOnTimeout && stepped.value.retryOf === null) await retry(stepped.value, report);
+  };
+
+  /** Buys once more on the next best country; the customer pays for at most one success (the first was released). */
+  const retry = async (a: ActivationRecord, report: Counter) => {
+    const next = ctx.route?.({
+      service: a.service ?? a.serviceCode,
+      excludeCountries: [a.country ?? a.countryCode, a.countryCode],
+    })[0];
+    if (next === undefined) return;
+    const bought = await activations.buyActivation(
+      {
+        walletId: a.walletId,
+        service: a.serviceCode,
+        country: next,
+        idempotencyKey: `${a.id}:retry`,
+        actor: "system:retry",
+      },
+      a,
+    );
+    if (bought.isOk()) report.retried++;
+  };
+
+  const reconcileActivation = async (
+    a: ActivationRecord,
+    listed: readonly ActiveActivation[],
+    report: Counter,
+  ) => {
+    const match =
+      listed.find((l) => l.orderId === a.id) ??
+      (caps.supportsOrderId
+        ? undefined
+        : listed.find(
+            (l) =>
+              l.orderId === null &&
+              l.service === a.serviceCode &&
+              l.country === a.countryCode &&
+              (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs),
+          ));
+    if (match === undefined) {
+      await count(
+        report,
+        "releasedPending",
+      )(activations.step(a, { type: "purchase_failed", reason: "lost_purchase" }, "system:sweep"));
+      return;
+    }
+    const taken = await readStorage(() =>
+      ctx.storage.read.findActivationByProviderId(caps.name, match.providerActivationId),
+    );
+    if (taken.isOk() && taken.value !== undefined) return;
+    await count(
+      report,
+      "reconciled",
+    )(
+      activations
+        .step(
+          a,
+          {
+            type: "issued",
+            providerActivationId: match.providerActivationId,
+            phone: match.phone,
+            costMinor: a.costMinor,
+            deadlineAtMs: match.endsAtMs ?? a.createdAtMs + caps.activationLifetimeMs,
+          },
+          "system:sweep",
+        )
+        .andThen((issued) =>
+          match.codes.reduce(
+            (prev, code) =>
+              prev.andThen((cur) => activations.step(cur, { type: "code", code }, "system:sweep")),
+            okAsync(issued) as ResultAsync<ActivationRecord, { type: string }>,
+          ),
+        ),
+    );
+  };
+
+  const reconcileRental = async (r: RentalRecord, listed: readonly ActiveRental[], report: Counter) => {
+    // Rentals carry no order id upstream: adopt an open rental of the same service and country that no record owns.
+    const known = await readStorage(() => ctx.storage.read.listRentals({ states: ["active"] }));
+    const owned = new Set(known.isOk() ? known.value.map((k) => k.providerRentalId) : []);
+    const match = listed.find(
+      (l) =>
+        !owned.has(l.providerRentalId) &&
+        l.endsAtMs !== null &&
+        (l.service ?? r.serviceCode) === r.serviceCode &&
+        (l.country ?? r.countryCode) === r.countryCode,
+    );
+    if (match === undefined || match.endsAtMs === null) {
+      await count(
+        report,
+        "releasedPending",
+      )(rentals.step(r, { type: "purchase_failed", reason: "lost_purchase" }, "system:sweep"));
+      return;
+    }
+    await count(
+      report,
+      "reconciled",
+    )(
+      rentals.step(
+        r,
+        {
+          type: "issued",
+          providerRentalId: match.providerRentalId,
+          phone: match.phone,
+          endsAtMs: match.endsAtMs,
+          costMinor: r.costMinor,
+        },
+        "system:sweep",
+      ),
+    );
+  };
+
+  return {
+    /**
+     * Times out activations past their deadline (after one last status poll; cashback by policy; retry on another
+     * country when configured), expires rentals past their end (settle), and reconciles `pending` purchases older
+     * than the grace period through the provider's active lists (not found: released).
+     */
+    sweep(): ResultAsync<SweepReport, StorageFailure> {
+      const nowMs = ctx.clock.now();
+      return readStorage(() =>
+        ctx.storage.read.listDue({
+          nowMs,
+          pendingBeforeMs: nowMs - ctx.pendingGraceMs,
+          limit: ctx.sweepBatchSize,
+        }),
+      ).andThen((due) =>
+        readStorage(async () => {
+          const report: Counter = {
+            timedOut: 0,
+            receivedLate: 0,
+            rentalsExpired: 0,
+            reconciled: 0,
+            releasedPending: 0,
+            retried: 0,
+            skipped: 0,
+            errors: 0,
+          };
+          for (const a of due.activationsPastDeadline) await timeOut(a, report);
+          for (const r of due.rentalsPastEnd)
+            await count(report, "rentalsExpired")(rentals.step(r, { type: "end" }, "system:sweep"));
+          if (due.pendingActivations.length > 0) {
+            const listed = await callProvider(() => ctx.provider.listActiveActivations());
+            if (listed.isErr()) report.errors += due.pendingActivations.length;
+            else for (const a of due.pendingActivations) await reconcileActivation(a, listed.value, report);
+          }
+          if (due.pendingRentals.length > 0) {
+            const listed = await callProvider(() => ctx.provider.listActiveRentals());
+            if (listed.isErr()) report.errors += due.pendingRentals.length;
+            else for (const r of due.pendingRentals) await reconcileRental(r, listed.value, report);
+          }
+          return report as SweepReport;
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,389 @@
+import { err, errAsync, ok, type Result, type ResultAsync } from "neverthrow";
+import {
+  type CurrencyMismatch,
+  errors,
+  type HoldNotFound,
+  type HoldNotOpen,
+  type IdempotencyConflict,
+  type InsufficientFunds,
+  type InvalidInput,
+  type SettleExceedsHold,
+  type StorageFailure,
+  type TransitionNotAllowed,
+  type WalletExists,
+  type WalletNotFound,
+} from "../core/errors.js";
+import { manualHoldId } from "../core/ids.js";
+import type { HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
+import { readStorage, runUnit } from "../core/unit-of-work.js";
+import type { StorageTx } from "../storage/port.js";
+import { UnitPlan } from "../wallet/unit-plan.js";
+import { type FesContext, lockedWallet, parseInput, runMoneyUnit } from "./context.js";
+import {
+  adjustInput,
+  cashbackInput,
+  createWalletInput,
+  freezeInput,
+  moneyMoveInput,
+  releaseInput,
+  settleInput,
+  statementInput,
+} from "./schemas.js";
+
+/** A wallet's counters. */
+export interface WalletBalance {
+  readonly walletId: string;
+  readonly currency: string;
+  readonly balanceMinor: number;
+  readonly frozenMinor: number;
+  readonly availableMinor: number;
+}
+
+/** The result of a posted money movement. */
+export interface MoneyMoved {
+  readonly walletId: string;
+  readonly transferId: string;
+  readonly amountMinor: number;
+  readonly balanceAfterMinor: number;
+}
+
+/** One line of a wallet statement: a signed amount and the running balance. */
+export interface StatementEntry {
+  readonly seq: number;
+  readonly transferId: string;
+  readonly kind: TransferRecord["kind"];
+  /** Positive into the wallet, negative out of it. */
+  readonly amountMinor: number;
+  readonly balanceAfterMinor: number;
+  readonly operationId: string;
+  readonly reason: string | null;
+  readonly atMs: number;
+}
+
+/** A page of a wallet statement; pass `nextAfterSeq` as `afterSeq` for the next page (`null` at the end). */
+export interface Statement {
+  readonly walletId: string;
+  readonly entries: readonly StatementEntry[];
+  readonly nextAfterSeq: number | null;
+}
+
+type MoveError =
+  | InvalidInput
+  | WalletNotFound
+  | CurrencyMismatch
+  | InsufficientFunds
+  | IdempotencyConflict
+  | StorageFailure;
+
+const balanceOf = (w: WalletRecord): WalletBalance => ({
+  walletId: w.id,
+  currency: w.currency,
+  balanceMinor: w.balanceMinor,
+  frozenMinor: w.frozenMinor,
+  availableMinor: w.balanceMinor - w.frozenMinor,
+});
+
+const checkCurrency = (w: WalletRecord, currency: string): Result<WalletRecord, CurrencyMismatch> =>
+  w.currency === currency ? ok(w) : err(errors.currencyMismatch(w.currency, currency));
+
+/** The wallet operations of the service. */
+export function walletOperations(ctx: FesContext) {
+  /** Posts one movement between a wallet and a platform account. */
+  const move = (
+    operation: "deposit" | "withdraw" | "adjust" | "cashback",
+    request: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      idempotencyKey: string;
+      reason?: string | undefined;
+      operationId?: string | undefined;
+      actor?: string | undefined;
+    },
+  ): ResultAsync<MoneyMoved, MoveError> => {
+    const credit =
+      operation === "deposit" ||
+      operation === "cashback" ||
+      (operation === "adjust" && request.amountMinor > 0);
+    const amountMinor = Math.abs(request.amountMinor);
+    const kind = operation === "withdraw" ? "withdrawal" : operation === "adjust" ? "adjustment" : operation;
+    const platform =
+      operation === "cashback" ? "promotions" : operation === "adjust" ? "adjustments" : "deposits";
+    return runMoneyUnit(ctx, {
+      operation: `wallet.${operation}`,
+      request,
+      idempotencyKey: request.idempotencyKey,
+      walletIds: [request.walletId],
+      unitKey: `idem:${request.idempotencyKey}`,
+      actor: request.actor ?? "platform",
+      compute: async (plan, _tx, wallets) =>
+        lockedWallet(wallets, request.walletId)
+          .andThen((w) => checkCurrency(w, request.currency))
+          .andThen((w) =>
+            plan.post(
+              kind,
+              w.id,
+              credit ? "credit" : "debit",
+              platform,
+              amountMinor,
+              request.operationId ?? `op:${request.idempotencyKey}`,
+              request.reason ?? null,
+            ),
+          )
+          .map((t) => ({
+            walletId: t.walletId,
+            transferId: t.id,
+            amountMinor: t.amountMinor,
+            balanceAfterMinor: t.walletBalanceAfterMinor,
+          })),
+    }).map((o) => o.value);
+  };
+
+  /** Resolves a manual hold under its wallet's lock: settles `amount(hold)` and releases the rest. */
+  const resolveManualHold =
+    (holdId: string, amount: (hold: HoldRecord) => number) =>
+    async (
+      plan: UnitPlan,
+      tx: StorageTx,
+    ): Promise<
+      Result<HoldResolutionResult, HoldNotFound | HoldNotOpen | SettleExceedsHold | TransitionNotAllowed>
+    > => {
+      const hold = await tx.getHold(holdId);
+      if (hold === undefined) return err(errors.holdNotFound(holdId));
+      if (hold.ownerType !== "manual") {
+        return err(errors.transitionNotAllowed(`${hold.ownerType}_hold`, "manual_resolution"));
+      }
+      return plan.settle(hold, amount(hold)).map((r) => ({
+        holdId,
+        state: r.state,
+        settledMinor: r.settledMinor,
+        releasedMinor: hold.amountMinor - r.settledMinor,
+      }));
+    };
+
+  /** Reads a hold outside a unit of work to learn its wallet (the lock is taken before the decision). */
+  const holdWallet = (holdId: string) =>
+    readStorage(() => ctx.storage.read.getHold(holdId)).andThen((h) =>
+      h === undefined ? errAsync(errors.holdNotFound(holdId)) : ok(h.walletId),
+    );
+
+  return {
+    /** Creates a customer wallet. Creating it again with the same currency returns it; another currency is `wallet_exists`. */
+    createWallet(input: {
+      walletId: string;
+      currency: string;
+      actor?: string;
+    }): ResultAsync<WalletBalance, InvalidInput | WalletExists | StorageFailure> {
+      return parseInput(createWalletInput, input).asyncAndThen((req) =>
+        runUnit(ctx.storage, async (tx): Promise<Result<WalletBalance, WalletExists>> => {
+          const [existing] = await tx.lockWallets([req.walletId]);
+          if (existing !== undefined) {
+            return existing.currency === req.currency
+              ? ok(balanceOf(existing))
+              : err(errors.walletExists(existing.id, existing.currency));
+          }
+          const record: WalletRecord = {
+            id: req.walletId,
+            currency: req.currency,
+            balanceMinor: 0,
+            frozenMinor: 0,
+            version: 1,
+            createdAtMs: ctx.clock.now(),
+          };
+          const plan = new UnitPlan(
+            `wallet:${req.walletId}`,
+            record.createdAtMs,
+            req.actor ?? "platform",
+            null,
+            [],
+          );
+          plan.createWallet(record);
+          await tx.apply(plan.build());
+          return ok(balanceOf(record));
+        }),
+      );
+    },
+
+    /** The wallet's balance, frozen and available amounts. */
+    getBalance(walletId: string): ResultAsync<WalletBalance, WalletNotFound | StorageFailure> {
+      return readStorage(() => ctx.storage.read.getWallet(walletId)).andThen((w) =>
+        w === undefined ? err(errors.walletNotFound(walletId)) : ok(balanceOf(w)),
+      );
+    },
+
+    /** A page of the wallet's posted transfers, oldest first, with the running balance. */
+    statement(input: {
+      walletId: string;
+      afterSeq?: number;
+      limit?: number;
+    }): ResultAsync<Statement, InvalidInput | WalletNotFound | StorageFailure> {
+      return parseInput(statementInput, input).asyncAndThen((req) =>
+        readStorage(() => ctx.storage.read.getWallet(req.walletId))
+          .andThen((w) => (w === undefined ? err(errors.walletNotFound(req.walletId)) : ok(w)))
+          .andThen((w) =>
+            readStorage(() =>
+              ctx.storage.read.listTransfers({
+                accountId: w.id,
+                afterSeq: req.afterSeq ?? 0,
+                limit: req.limit + 1,
+              }),
+            ),
+          )
+          .map((rows) => {
+            const page = rows.slice(0, req.limit);
+            return {
+              walletId: req.walletId,
+              entries: page.map((t) => ({
+                seq: t.seq,
+                transferId: t.id,
+                kind: t.kind,
+                amountMinor: t.creditAccountId === req.walletId ? t.amountMinor : -t.amountMinor,
+                balanceAfterMinor: t.walletBalanceAfterMinor,
+                operationId: t.operationId,
+                reason: t.reason,
+                atMs: t.createdAtMs,
+              })),
+              nextAfterSeq: rows.length > req.limit ? page[page.length - 1]!.seq : null,
+            };
+          }),
+      );
+    },
+
+    /** Credits a wallet from the platform's `deposits` account (money paid in). */
+    deposit(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      idempotencyKey: string;
+      reason?: string;
+      actor?: string;
+    }) {
+      return parseInput(moneyMoveInput, input).asyncAndThen((req) => move("deposit", req));
+    },
+
+    /** Debits a wallet to `deposits` (money paid out); fails with `insufficient_funds` beyond `available`. */
+    withdraw(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      idempotencyKey: string;
+      reason?: string;
+      actor?: string;
+    }) {
+      return parseInput(moneyMoveInput, input).asyncAndThen((req) => move("withdraw", req));
+    },
+
+    /** A signed correction against the `adjustments` account, with a mandatory reason. */
+    adjust(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      reason: string;
+      idempotencyKey: string;
+      actor?: string;
+    }) {
+      return parseInput(adjustInput, input).asyncAndThen((req) => move("adjust", req));
+    },
+
+    /** A goodwill credit from `promotions`. */
+    cashback(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      reason: string;
+      operationId?: string;
+      idempotencyKey: string;
+      actor?: string;
+    }) {
+      return parseInput(cashbackInput, input).asyncAndThen((req) => move("cashback", req));
+    },
+
+    /** Places a manual hold for a platform operation; its id derives from `operationId`. */
+    freeze(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      operationId: string;
+      idempotencyKey: string;
+      actor?: string;
+    }): ResultAsync<HoldRecord, MoveError> {
+      return parseInput(freezeInput, input).asyncAndThen((req) =>
+        runMoneyUnit(ctx, {
+          operation: "wallet.freeze",
+          request: req,
+          idempotencyKey: req.idempotencyKey,
+          walletIds: [req.walletId],
+          unitKey: `idem:${req.idempotencyKey}`,
+          actor: req.actor ?? "platform",
+          compute: async (plan, _tx, wallets) =>
+            lockedWallet(wallets, req.walletId)
+              .andThen((w) => checkCurrency(w, req.currency))
+              .andThen((w) =>
+                plan.freeze(w.id, {
+                  id: manualHoldId(req.operationId),
+                  amountMinor: req.amountMinor,
+                  ownerType: "manual",
+                  ownerId: req.operationId,
+                }),
+              ),
+        }).map((o) => o.value),
+      );
+    },
+
+    /** Settles a manual hold, in full (default) or in part; the rest is released in the same step. */
+    settle(input: {
+      holdId: string;
+      amountMinor?: number;
+      idempotencyKey: string;
+      actor?: string;
+    }): ResultAsync<
+      HoldResolutionResult,
+      | InvalidInput
+      | HoldNotFound
+      | HoldNotOpen
+      | SettleExceedsHold
+      | TransitionNotAllowed
+      | IdempotencyConflict
+      | StorageFailure
+    > {
+      return parseInput(settleInput, input).asyncAndThen((req) =>
+        holdWallet(req.holdId).andThen((walletId) =>
+          runMoneyUnit(ctx, {
+            operation: "wallet.settle",
+            request: req,
+            idempotencyKey: req.idempotencyKey,
+            walletIds: [walletId],
+            unitKey: `idem:${req.idempotencyKey}`,
+            actor: req.actor ?? "platform",
+            compute: resolveManualHold(req.holdId, (hold) => req.amountMinor ?? hold.amountMinor),
+          }).map((o) => o.value),
+        ),
+      );
+    },
+
+    /** Releases a manual hold: the money becomes available again. */
+    release(input: { holdId: string; idempotencyKey: string; actor?: string }) {
+      return parseInput(releaseInput, input).asyncAndThen((req) =>
+        holdWallet(req.holdId).andThen((walletId) =>
+          runMoneyUnit(ctx, {
+            operation: "wallet.release",
+            request: req,
+            idempotencyKey: req.idempotencyKey,
+            walletIds: [walletId],
+            unitKey: `idem:${req.idempotencyKey}`,
+            actor: req.actor ?? "platform",
+            compute: resolveManualHold(req.holdId, () => 0),
+          }).map((o) => o.value),
+        ),
+      );
+    },
+  };
+}
+
+/** The outcome of settling or releasing a hold. */
+export interface HoldResolutionResult {
+  readonly holdId: string;
+  readonly state: "settled" | "released";
+  readonly settledMinor: number;
+  readonly releasedMinor: number;
+}
