@@ -1,1 +1,20 @@
-export {};
+/**
+ * sms-fes/postgres: the Storage port over PostgreSQL (≥ 13) through `pg` or any client of the same shape, plus
+ * the migrations that create its schema. Imports nothing from `pg` at run time.
+ */
+export { APPEND_ONLY, GUARD_MISSED, isRetryable, sqlState } from "./errors.js";
+export {
+  applyMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  migrate,
+  migrationChecksum,
+} from "./migrate.js";
+export { MIGRATIONS, type Migration } from "./migrations.generated.js";
+export type { PoolClientLike, PoolLike, Queryable, QueryResultLike } from "./queryable.js";
+export {
+  createPostgresStorage,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_SCHEMA,
+  type PostgresStorageOptions,
+} from "./storage.js";
