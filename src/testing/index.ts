@@ -1,3 +1,5 @@
 export * from "./fake-provider.js";
+export * from "./fake-server.js";
 export * from "./manual-clock.js";
 export * from "./provider-conformance.js";
+export * from "./storage-conformance.js";

@@ -1,0 +1,858 @@
+import * as fc from "fast-check";
+import { err, ok, type Result } from "neverthrow";
+import { describe, expect, it } from "vitest";
+import type { ActivationRecord, HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
+import { runUnit } from "../core/unit-of-work.js";
+import { createFes, type Fes } from "../fes/service.js";
+import { createRefundPolicy } from "../policy/refund.js";
+import type { Provider } from "../provider/port.js";
+import { type CommitPlan, type Storage, StorageConflictError } from "../storage/port.js";
+import { checkLedgerInvariants } from "../wallet/invariants.js";
+import { createFakeProvider } from "./fake-provider.js";
+import { ManualClock } from "./manual-clock.js";
+
+/** Options of the storage conformance suite. */
+export interface StorageConformanceOptions {
+  /** Name shown in the test report. */
+  readonly name: string;
+  /** Makes a fresh, empty storage for one test (or one property run). */
+  readonly createStorage: () => Storage | Promise<Storage>;
+  /** Releases a storage made by `createStorage`, if needed. */
+  readonly disposeStorage?: (storage: Storage) => void | Promise<void>;
+  /** Runs of the model-based property (default 100). */
+  readonly runs?: number;
+  /** Longest command sequence per run (default 25). */
+  readonly maxCommands?: number;
+  /** Seed of the property run, for reproduction. */
+  readonly seed?: number;
+}
+
+/** One named check of the suite; {@link describeStorageConformance} registers each as a test. */
+export interface ConformanceCheck {
+  readonly name: string;
+  readonly run: () => Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+
+const wallet = (id: string, balanceMinor = 0, frozenMinor = 0): WalletRecord => ({
+  id,
+  currency: "USD",
+  balanceMinor,
+  frozenMinor,
+  version: 1,
+  createdAtMs: T0,
+});
+
+const transfer = (
+  id: string,
+  walletId: string,
+  amountMinor: number,
+  balanceAfter: number,
+): TransferRecord => ({
+  id,
+  seq: 0,
+  kind: "deposit",
+  debitAccountId: "@deposits:USD",
+  creditAccountId: walletId,
+  amountMinor,
+  currency: "USD",
+  walletId,
+  walletBalanceAfterMinor: balanceAfter,
+  holdId: null,
+  operationId: id,
+  reason: null,
+  createdAtMs: T0,
+});
+
+const hold = (id: string, walletId: string, amountMinor: number): HoldRecord => ({
+  id,
+  walletId,
+  currency: "USD",
+  amountMinor,
+  state: "open",
+  settledMinor: 0,
+  ownerType: "manual",
+  ownerId: id,
+  createdAtMs: T0,
+  resolvedAtMs: null,
+});
+
+const activation = (id: string, overrides: Partial<ActivationRecord> = {}): ActivationRecord => ({
+  id,
+  walletId: "w1",
+  provider: "fake",
+  providerActivationId: null,
+  serviceCode: "tg",
+  countryCode: "6",
+  service: null,
+  country: null,
+  state: "pending",
+  phone: null,
+  priceMinor: 50,
+  costMinor: null,
+  currency: "USD",
+  codes: [],
+  lateCodes: [],
+  holdId: `hold:${id}`,
+  retryOf: null,
+  failureReason: null,
+  createdAtMs: T0,
+  issuedAtMs: null,
+  firstCodeAtMs: null,
+  endedAtMs: null,
+  closedAtMs: null,
+  deadlineAtMs: null,
+  cashbackMinor: 0,
+  version: 1,
+  ...overrides,
+});
+
+/** Applies a plan in its own unit of work. */
+const applyPlan = (storage: Storage, plan: CommitPlan) => storage.transaction((tx) => tx.apply(plan));
+
+/** Expects a promise to reject with a {@link StorageConflictError}. */
+async function expectConflict(promise: Promise<unknown>): Promise<void> {
+  const e = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(e, "expected a StorageConflictError").toBeInstanceOf(StorageConflictError);
+}
+
+/**
+ * The checks every storage adapter must pass, as plain functions (so a test can also assert that a broken
+ * adapter fails them). Each makes its own fresh storage.
+ */
+export function storageConformanceChecks(options: StorageConformanceOptions): readonly ConformanceCheck[] {
+  const withStorage = async (body: (storage: Storage) => Promise<void>) => {
+    const storage = await options.createStorage();
+    try {
+      await body(storage);
+    } finally {
+      await options.disposeStorage?.(storage);
+    }
+  };
+  const check = (name: string, body: (storage: Storage) => Promise<void>): ConformanceCheck => ({
+    name,
+    run: () => withStorage(body),
+  });
+
+  return [
+    check("lockWallets returns the existing wallets in byte order of their ids", async (s) => {
+      await applyPlan(s, { createWallets: [wallet("b"), wallet("a"), wallet("B"), wallet("é")] });
+      const locked = await s.transaction((tx) => tx.lockWallets(["é", "b", "missing", "a", "B", "a"]));
+      expect(locked.map((w) => w.id)).toEqual(["B", "a", "b", "é"]);
+    }),
+
+    check("a wallet id is unique", async (s) => {
+      await applyPlan(s, { createWallets: [wallet("w1")] });
+      await expectConflict(applyPlan(s, { createWallets: [wallet("w1")] }));
+      expect((await s.read.listWallets()).length).toBe(1);
+    }),
+
+    check(
+      "wallet deltas bump the version and a negative available is refused with nothing written",
+      async (s) => {
+        await applyPlan(s, {
+          createWallets: [wallet("w1")],
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 100, frozenDeltaMinor: 0 }],
+          transfers: [transfer("t1", "w1", 100, 100)],
+        });
+        expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 100, frozenMinor: 0, version: 2 });
+        await expectConflict(
+          applyPlan(s, {
+            transfers: [transfer("t2", "w1", 5, 105)],
+            walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 0, frozenDeltaMinor: 101 }],
+          }),
+        );
+        expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 100, frozenMinor: 0, version: 2 });
+        expect((await s.read.listTransfers()).map((t) => t.id)).toEqual(["t1"]);
+        await expectConflict(
+          applyPlan(s, { walletDeltas: [{ walletId: "nope", balanceDeltaMinor: 1, frozenDeltaMinor: 0 }] }),
+        );
+      },
+    ),
+
+    check("transfers get increasing seq and page by account", async (s) => {
+      await applyPlan(s, { createWallets: [wallet("w1"), wallet("w2")] });
+      for (let i = 1; i <= 5; i++) {
+        const w = i % 2 === 0 ? "w2" : "w1";
+        await applyPlan(s, {
+          walletDeltas: [{ walletId: w, balanceDeltaMinor: i, frozenDeltaMinor: 0 }],
+          transfers: [transfer(`t${i}`, w, i, i)],
+        });
+      }
+      const all = await s.read.listTransfers();
+      expect(all.map((t) => t.id)).toEqual(["t1", "t2", "t3", "t4", "t5"]);
+      for (let i = 1; i < all.length; i++) expect(all[i]!.seq).toBeGreaterThan(all[i - 1]!.seq);
+      const w1 = await s.read.listTransfers({ accountId: "w1" });
+      expect(w1.map((t) => t.id)).toEqual(["t1", "t3", "t5"]);
+      const page = await s.read.listTransfers({ accountId: "w1", afterSeq: w1[0]!.seq, limit: 1 });
+      expect(page.map((t) => t.id)).toEqual(["t3"]);
+      await expectConflict(
+        applyPlan(s, {
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 1, frozenDeltaMinor: 0 }],
+          transfers: [transfer("t1", "w1", 1, 10)],
+        }),
+      );
+    }),
+
+    check("a hold resolves exactly once (conditional on being open)", async (s) => {
+      await applyPlan(s, {
+        createWallets: [wallet("w1")],
+        walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 100, frozenDeltaMinor: 40 }],
+        transfers: [transfer("t1", "w1", 100, 100)],
+        openHolds: [hold("h1", "w1", 40)],
+      });
+      await expectConflict(applyPlan(s, { openHolds: [hold("h1", "w1", 40)] }));
+      const resolution = { holdId: "h1", state: "released" as const, settledMinor: 0, resolvedAtMs: T0 + 1 };
+      await applyPlan(s, {
+        resolveHolds: [resolution],
+        walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 0, frozenDeltaMinor: -40 }],
+      });
+      expect(await s.read.getHold("h1")).toMatchObject({ state: "released", resolvedAtMs: T0 + 1 });
+      await expectConflict(
+        applyPlan(s, { resolveHolds: [{ ...resolution, state: "settled", settledMinor: 40 }] }),
+      );
+      expect(await s.read.getHold("h1")).toMatchObject({ state: "released", settledMinor: 0 });
+      expect(await s.read.listHolds({ state: "open" })).toEqual([]);
+    }),
+
+    check("activations insert once and update only at the expected version", async (s) => {
+      await applyPlan(s, {
+        createWallets: [wallet("w1")],
+        activations: [{ record: activation("a1"), expectedVersion: null }],
+      });
+      await expectConflict(
+        applyPlan(s, { activations: [{ record: activation("a1"), expectedVersion: null }] }),
+      );
+      const issued = activation("a1", {
+        state: "waiting",
+        providerActivationId: "9007199254740993",
+        deadlineAtMs: T0 + 1000,
+      });
+      await applyPlan(s, { activations: [{ record: issued, expectedVersion: 1 }] });
+      expect(await s.read.getActivation("a1")).toMatchObject({ state: "waiting", version: 2 });
+      await expectConflict(
+        applyPlan(s, { activations: [{ record: { ...issued, state: "cancelled" }, expectedVersion: 1 }] }),
+      );
+      expect((await s.read.getActivation("a1"))?.state).toBe("waiting");
+      expect((await s.read.findActivationByProviderId("fake", "9007199254740993"))?.id).toBe("a1");
+      expect(await s.read.findActivationByProviderId("fake", "9007199254740992")).toBeUndefined();
+      expect(await s.read.getActivation("missing")).toBeUndefined();
+    }),
+
+    check("an idempotency key is unique and its result round-trips as JSON", async (s) => {
+      const record = {
+        key: "k1",
+        operation: "op",
+        fingerprint: "{}",
+        result: { id: "x", n: 12, list: ["a"] },
+        createdAtMs: T0,
+      };
+      await applyPlan(s, { idempotency: record });
+      expect(await s.read.getIdempotency("k1")).toEqual(record);
+      await expectConflict(applyPlan(s, { idempotency: { ...record, fingerprint: "other" } }));
+      expect((await s.read.getIdempotency("k1"))?.fingerprint).toBe("{}");
+    }),
+
+    check("a unit of work that throws after apply leaves nothing behind", async (s) => {
+      await applyPlan(s, { createWallets: [wallet("w1")] });
+      const boom = new Error("boom");
+      const thrown = await s
+        .transaction(async (tx) => {
+          await tx.apply({
+            walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 10, frozenDeltaMinor: 0 }],
+            transfers: [transfer("t1", "w1", 10, 10)],
+            idempotency: { key: "k", operation: "op", fingerprint: "f", result: null, createdAtMs: T0 },
+          });
+          throw boom;
+        })
+        .catch((e: unknown) => e);
+      expect(thrown).toBe(boom);
+      expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 0, version: 1 });
+      expect(await s.read.listTransfers()).toEqual([]);
+      expect(await s.read.getIdempotency("k")).toBeUndefined();
+    }),
+
+    check("an Err returned by the work rolls back exactly like a throw", async (s) => {
+      await applyPlan(s, { createWallets: [wallet("w1")] });
+      const result = await runUnit(s, async (tx) => {
+        await tx.apply({
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 10, frozenDeltaMinor: 0 }],
+          transfers: [transfer("t1", "w1", 10, 10)],
+        });
+        return err({ type: "nope" as const });
+      });
+      expect(result._unsafeUnwrapErr()).toEqual({ type: "nope" });
+      expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 0 });
+      expect(await s.read.listTransfers()).toEqual([]);
+      const committed = await runUnit(s, async (tx) => {
+        await tx.apply({
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 10, frozenDeltaMinor: 0 }],
+          transfers: [transfer("t1", "w1", 10, 10)],
+        });
+        return ok(1);
+      });
+      expect(committed._unsafeUnwrap()).toBe(1);
+      expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 10 });
+    }),
+
+    check("listDue finds what the sweeper needs and nothing else", async (s) => {
+      await applyPlan(s, {
+        createWallets: [wallet("w1")],
+        activations: [
+          {
+            record: activation("due", {
+              state: "waiting",
+              deadlineAtMs: T0 + 100,
+              providerActivationId: "1",
+            }),
+            expectedVersion: null,
+          },
+          {
+            record: activation("later", {
+              state: "waiting",
+              deadlineAtMs: T0 + 101,
+              providerActivationId: "2",
+            }),
+            expectedVersion: null,
+          },
+          { record: activation("stuck", { createdAtMs: T0 - 1000 }), expectedVersion: null },
+          { record: activation("fresh", { createdAtMs: T0 }), expectedVersion: null },
+          {
+            record: activation("done", { state: "received", deadlineAtMs: T0, providerActivationId: "3" }),
+            expectedVersion: null,
+          },
+        ],
+      });
+      const due = await s.read.listDue({ nowMs: T0 + 100, pendingBeforeMs: T0 - 1, limit: 10 });
+      expect(due.activationsPastDeadline.map((a) => a.id)).toEqual(["due"]);
+      expect(due.pendingActivations.map((a) => a.id)).toEqual(["stuck"]);
+      expect(due.rentalsPastEnd).toEqual([]);
+    }),
+
+    check("the audit trail is append-only and filterable by subject", async (s) => {
+      const row = (id: string, subjectId: string) => ({
+        id,
+        atMs: T0,
+        actor: "test",
+        action: "wallet.create",
+        subjectType: "wallet" as const,
+        subjectId,
+        before: null,
+        after: { x: 1 },
+        idempotencyKey: null,
+      });
+      await applyPlan(s, { audit: [row("a1", "w1"), row("a2", "w2")] });
+      await applyPlan(s, { audit: [row("a3", "w1")] });
+      expect((await s.read.listAudit({ subjectId: "w1" })).map((a) => a.id)).toEqual(["a1", "a3"]);
+      expect((await s.read.listAudit()).length).toBe(3);
+    }),
+
+    check("race: a settle and a release of one hold, exactly one wins and money moves once", async (s) => {
+      const { fes } = await service(s);
+      await fes.deposit({ walletId: "w1", amountMinor: 100, currency: "USD", idempotencyKey: "d" });
+      const h = (
+        await fes.freeze({
+          walletId: "w1",
+          amountMinor: 60,
+          currency: "USD",
+          operationId: "op",
+          idempotencyKey: "f",
+        })
+      )._unsafeUnwrap();
+      const [settled, released] = await Promise.all([
+        fes.settle({ holdId: h.id, idempotencyKey: "s" }),
+        fes.release({ holdId: h.id, idempotencyKey: "r" }),
+      ]);
+      expect([settled.isOk(), released.isOk()].filter(Boolean).length).toBe(1);
+      const failed = settled.isErr() ? settled.error : released.isErr() ? released.error : undefined;
+      expect(failed).toMatchObject({ type: "hold_not_open" });
+      const w = await s.read.getWallet("w1");
+      expect(w?.frozenMinor).toBe(0);
+      expect(w?.balanceMinor).toBe(settled.isOk() ? 40 : 100);
+      expect(await checkLedgerInvariants(s.read)).toEqual([]);
+    }),
+
+    check("race: two freezes that together exceed available, exactly one succeeds", async (s) => {
+      const { fes } = await service(s);
+      await fes.deposit({ walletId: "w1", amountMinor: 100, currency: "USD", idempotencyKey: "d" });
+      const results = await Promise.all(
+        ["a", "b"].map((k) =>
+          fes.freeze({ walletId: "w1", amountMinor: 60, currency: "USD", operationId: k, idempotencyKey: k }),
+        ),
+      );
+      expect(results.filter((r) => r.isOk()).length).toBe(1);
+      expect(results.find((r) => r.isErr())?._unsafeUnwrapErr()).toEqual({
+        type: "insufficient_funds",
+        walletId: "w1",
+        availableMinor: 40,
+        requestedMinor: 60,
+      });
+      expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 100, frozenMinor: 60 });
+      expect(await checkLedgerInvariants(s.read)).toEqual([]);
+    }),
+
+    check(
+      "race: the same idempotency key twice at once, one effect and the same result for both",
+      async (s) => {
+        const { fes } = await service(s);
+        const results = await Promise.all(
+          [1, 2, 3].map(() =>
+            fes.deposit({ walletId: "w1", amountMinor: 25, currency: "USD", idempotencyKey: "same" }),
+          ),
+        );
+        const values = results.map((r) => r._unsafeUnwrap());
+        expect(values[1]).toEqual(values[0]);
+        expect(values[2]).toEqual(values[0]);
+        expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 25 });
+        expect((await s.read.listTransfers()).length).toBe(1);
+      },
+    ),
+
+    check("race: two sweepers at once settle each due activation once", async (s) => {
+      const { fes, clock, fake } = await service(s);
+      await fes.deposit({ walletId: "w1", amountMinor: 1000, currency: "USD", idempotencyKey: "d" });
+      for (const k of ["a", "b", "c"]) {
+        (
+          await fes.buyActivation({ walletId: "w1", service: "tg", country: "6", idempotencyKey: k })
+        )._unsafeUnwrap();
+      }
+      clock.advance(20 * 60_000);
+      const [x, y] = await Promise.all([fes.sweep(), fes.sweep()]);
+      expect(x._unsafeUnwrap().timedOut + y._unsafeUnwrap().timedOut).toBe(3);
+      expect(x._unsafeUnwrap().errors + y._unsafeUnwrap().errors).toBe(0);
+      // Each timeout released its hold and paid its 50 % cashback (25) exactly once.
+      expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 1075, frozenMinor: 0 });
+      expect((await fake.control.activations()).length).toBe(3);
+      expect(await checkLedgerInvariants(s.read)).toEqual([]);
+    }),
+
+    {
+      name: "model-based: every invariant holds after every command, with interleaved concurrent operations",
+      run: () => modelRun(options),
+    },
+  ];
+}
+
+/** A service over the storage, the fake provider and a manual clock, with one wallet `w1`. */
+async function service(storage: Storage, provider?: (p: Provider) => Provider) {
+  const clock = new ManualClock(T0);
+  const fake = createFakeProvider({ clock, balance: "1000000" });
+  await fake.control.setStock("tg", "6", { price: "0.50", count: 1_000_000 });
+  await fake.control.setStock("wa", "0", { price: "1.20", count: 1_000_000 });
+  await fake.control.setRentStock("tg", "6", { pricePerHour: "0.10", count: 1_000_000 });
+  const fes = createFes({
+    storage,
+    provider: provider ? provider(fake.provider) : fake.provider,
+    clock,
+    policy: createRefundPolicy({ timeoutCashbackPercent: 50, rentalEarlyEnd: "pro_rata" }),
+  });
+  await fes.createWallet({ walletId: "w1", currency: "USD" });
+  await fes.createWallet({ walletId: "w2", currency: "USD" });
+  return { fes, clock, fake };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The model-based run.
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Model {
+  /** Keys already used, with the request made under them (to repeat or to conflict). */
+  readonly keys: { key: string; call: Call }[];
+  readonly activations: string[];
+  readonly rentals: string[];
+}
+
+interface Real {
+  readonly fes: Fes;
+  readonly storage: Storage;
+  readonly clock: ManualClock;
+  readonly fake: Awaited<ReturnType<typeof service>>["fake"];
+}
+
+/** A call of the service, as data, so it can be repeated. */
+type Call =
+  | { op: "deposit"; walletId: string; amountMinor: number; key: string }
+  | { op: "withdraw"; walletId: string; amountMinor: number; key: string }
+  | { op: "buy"; walletId: string; service: "tg" | "wa"; key: string }
+  | { op: "buyRental"; walletId: string; hours: number; key: string }
+  | { op: "extend"; rental: number; hours: number; key: string }
+  | { op: "code"; activation: number; code: string }
+  | { op: "another"; activation: number }
+  | { op: "cancel"; activation: number }
+  | { op: "cancelRental"; rental: number }
+  | { op: "finishRental"; rental: number }
+  | { op: "advance"; ms: number }
+  | { op: "sweep" }
+  | {
+      op: "fault";
+      kind: "no_numbers" | "unknown_after_success" | "unknown_before" | "retryable" | "code_during_cancel";
+    };
+
+/** Runs a call; returns whether it failed with an error result. */
+async function perform(real: Real, model: Model, call: Call): Promise<{ ok: boolean; value: unknown }> {
+  const { fes } = real;
+  const pick = (list: string[], i: number) => list[i % Math.max(1, list.length)];
+  const asOutcome = async <T, E>(r: PromiseLike<Result<T, E>>) => {
+    const res = await r;
+    return res.isOk()
+      ? { ok: true, value: res.value as unknown }
+      : { ok: false, value: res.error as unknown };
+  };
+  switch (call.op) {
+    case "deposit":
+      return asOutcome(
+        fes.deposit({
+          walletId: call.walletId,
+          amountMinor: call.amountMinor,
+          currency: "USD",
+          idempotencyKey: call.key,
+        }),
+      );
+    case "withdraw":
+      return asOutcome(
+        fes.withdraw({
+          walletId: call.walletId,
+          amountMinor: call.amountMinor,
+          currency: "USD",
+          idempotencyKey: call.key,
+        }),
+      );
+    case "buy": {
+      const r = await asOutcome(
+        fes.buyActivation({
+          walletId: call.walletId,
+          service: call.service,
+          country: call.service === "tg" ? "6" : "0",
+          idempotencyKey: call.key,
+        }),
+      );
+      if (!model.activations.includes(`act:${call.key}`)) model.activations.push(`act:${call.key}`);
+      return r;
+    }
+    case "buyRental": {
+      const r = await asOutcome(
+        fes.buyRental({
+          walletId: call.walletId,
+          service: "tg",
+          country: "6",
+          hours: call.hours,
+          idempotencyKey: call.key,
+        }),
+      );
+      if (!model.rentals.includes(`rent:${call.key}`)) model.rentals.push(`rent:${call.key}`);
+      return r;
+    }
+    case "extend": {
+      const id = pick(model.rentals, call.rental);
+      return id === undefined
+        ? { ok: true, value: null }
+        : asOutcome(fes.extendRental({ rentalId: id, hours: call.hours, idempotencyKey: call.key }));
+    }
+    case "code": {
+      const id = pick(model.activations, call.activation);
+      const a = id === undefined ? undefined : await real.storage.read.getActivation(id);
+      if (a?.providerActivationId == null) return { ok: true, value: null };
+      try {
+        await real.fake.control.deliverCode(a.providerActivationId, call.code);
+      } catch {
+        // The number is no longer active upstream: no SMS can arrive.
+      }
+      return asOutcome(fes.pollActivation(a.id));
+    }
+    case "another": {
+      const id = pick(model.activations, call.activation);
+      return id === undefined
+        ? { ok: true, value: null }
+        : asOutcome(fes.requestAnotherCode({ activationId: id }));
+    }
+    case "cancel": {
+      const id = pick(model.activations, call.activation);
+      return id === undefined
+        ? { ok: true, value: null }
+        : asOutcome(fes.cancelActivation({ activationId: id }));
+    }
+    case "cancelRental": {
+      const id = pick(model.rentals, call.rental);
+      return id === undefined ? { ok: true, value: null } : asOutcome(fes.cancelRental({ rentalId: id }));
+    }
+    case "finishRental": {
+      const id = pick(model.rentals, call.rental);
+      return id === undefined ? { ok: true, value: null } : asOutcome(fes.finishRental({ rentalId: id }));
+    }
+    case "advance":
+      real.clock.advance(call.ms);
+      return { ok: true, value: null };
+    case "sweep":
+      return asOutcome(fes.sweep());
+    case "fault":
+      await real.fake.control.injectFault({
+        action: call.kind === "code_during_cancel" ? "cancelActivation" : "buyActivation",
+        kind: call.kind,
+        code: "424242",
+      });
+      return { ok: true, value: null };
+  }
+}
+
+/** The money state that an error result must leave untouched. */
+async function moneySnapshot(storage: Storage) {
+  const [wallets, transfers] = await Promise.all([storage.read.listWallets(), storage.read.listTransfers()]);
+  return { counters: wallets.map((w) => [w.id, w.balanceMinor, w.frozenMinor]), transfers: transfers.length };
+}
+
+const keyArb = fc.string({ unit: fc.constantFrom("a", "b", "c", "d", "e", "f"), minLength: 1, maxLength: 3 });
+const walletArb = fc.constantFrom("w1", "w2");
+
+const callArb: fc.Arbitrary<Call> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("deposit" as const),
+      walletId: walletArb,
+      amountMinor: fc.integer({ min: 1, max: 500 }),
+      key: keyArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("withdraw" as const),
+      walletId: walletArb,
+      amountMinor: fc.integer({ min: 1, max: 300 }),
+      key: keyArb,
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("buy" as const),
+      walletId: walletArb,
+      service: fc.constantFrom("tg" as const, "wa" as const),
+      key: keyArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("buyRental" as const),
+      walletId: walletArb,
+      hours: fc.integer({ min: 1, max: 6 }),
+      key: keyArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("extend" as const),
+      rental: fc.nat(9),
+      hours: fc.integer({ min: 1, max: 4 }),
+      key: keyArb,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("code" as const),
+      activation: fc.nat(9),
+      code: fc.constantFrom("0123", "a:b:c", "999"),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("another" as const), activation: fc.nat(9) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("cancel" as const), activation: fc.nat(9) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("cancelRental" as const), rental: fc.nat(9) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("finishRental" as const), rental: fc.nat(9) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("advance" as const),
+      ms: fc.constantFrom(30_000, 121_000, 600_000, 1_200_000, 3_600_000),
+    }),
+  },
+  { weight: 2, arbitrary: fc.constant({ op: "sweep" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("fault" as const),
+      kind: fc.constantFrom(
+        "no_numbers" as const,
+        "unknown_after_success" as const,
+        "unknown_before" as const,
+        "retryable" as const,
+        "code_during_cancel" as const,
+      ),
+    }),
+  },
+);
+
+/** Checks invariants 1–5 and 8 over the whole storage. */
+async function assertInvariants(real: Real) {
+  const violations = await checkLedgerInvariants(real.storage.read);
+  expect(violations).toEqual([]);
+}
+
+/** One call; an error result must leave the money untouched (invariant 7); a used key is remembered. */
+class CallCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly call: Call) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    const before = await moneySnapshot(real.storage);
+    const outcome = await perform(real, model, this.call);
+    if (!outcome.ok) {
+      expect(await moneySnapshot(real.storage), `error ${JSON.stringify(outcome.value)} moved money`).toEqual(
+        before,
+      );
+      expect(outcome.value).toHaveProperty("type");
+      expect((outcome.value as { type: string }).type).not.toBe("storage_failure");
+    }
+    const key = "key" in this.call ? this.call.key : undefined;
+    if (
+      key !== undefined &&
+      outcome.ok &&
+      !model.keys.some((k) => k.key === key) &&
+      (await real.storage.read.getIdempotency(key))
+    ) {
+      model.keys.push({ key, call: this.call });
+    }
+    await assertInvariants(real);
+  }
+  toString = () => JSON.stringify(this.call);
+}
+
+/** Repeats a call made under a used key: same request → same result and no effect (invariant 6). */
+class RepeatCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly index: number) {}
+  check = (m: Readonly<Model>) => m.keys.length > 0;
+  async run(model: Model, real: Real) {
+    const { call } = model.keys[this.index % model.keys.length]!;
+    if (call.op !== "deposit" && call.op !== "withdraw") return;
+    const before = await moneySnapshot(real.storage);
+    const first = await real.storage.read.getIdempotency(call.key);
+    const again = await perform(real, model, call);
+    expect(again.ok).toBe(true);
+    expect(again.value).toEqual(first?.result);
+    expect(await moneySnapshot(real.storage)).toEqual(before);
+  }
+  toString = () => `repeat(${this.index})`;
+}
+
+/** Reuses a key for another request: `idempotency_conflict` and no effect (invariant 6). */
+class ConflictCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly index: number) {}
+  check = (m: Readonly<Model>) => m.keys.length > 0;
+  async run(model: Model, real: Real) {
+    const { key, call } = model.keys[this.index % model.keys.length]!;
+    const before = await moneySnapshot(real.storage);
+    const other: Call =
+      call.op === "deposit"
+        ? { op: "deposit", walletId: call.walletId, amountMinor: call.amountMinor + 1, key }
+        : { op: "deposit", walletId: "w1", amountMinor: 7, key };
+    const outcome = await perform(real, model, other);
+    expect(outcome).toEqual({ ok: false, value: { type: "idempotency_conflict", idempotencyKey: key } });
+    expect(await moneySnapshot(real.storage)).toEqual(before);
+  }
+  toString = () => `conflict(${this.index})`;
+}
+
+/** Several calls at once, their storage and provider steps interleaved by the scheduler. */
+class ConcurrentCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly calls: Call[],
+    readonly scheduler: fc.Scheduler,
+  ) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    scheduling.current = this.scheduler;
+    try {
+      await this.scheduler.waitFor(Promise.all(this.calls.map((c) => perform(real, model, c))));
+    } finally {
+      scheduling.current = undefined;
+    }
+    await assertInvariants(real);
+  }
+  toString = () => `concurrent(${this.calls.map((c) => JSON.stringify(c)).join(", ")})`;
+}
+
+/** The scheduler in force while a {@link ConcurrentCommand} runs. */
+const scheduling: { current: fc.Scheduler | undefined } = { current: undefined };
+
+/** Wraps a storage so that, under a scheduler, each unit of work starts when the scheduler says. */
+function scheduledStorage(storage: Storage): Storage {
+  return {
+    read: storage.read,
+    transaction: (work) => {
+      const s = scheduling.current;
+      return s === undefined
+        ? storage.transaction(work)
+        : s.schedule(Promise.resolve(), "tx").then(() => storage.transaction(work));
+    },
+  };
+}
+
+/** Wraps a provider so that, under a scheduler, each answer arrives when the scheduler says. */
+function scheduledProvider(provider: Provider): Provider {
+  return new Proxy(provider, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const answer = Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args));
+        const s = scheduling.current;
+        return s === undefined ? answer : s.schedule(answer, String(prop));
+      };
+    },
+  });
+}
+
+async function modelRun(options: StorageConformanceOptions): Promise<void> {
+  const commands = fc.commands(
+    [
+      callArb.map((c) => new CallCommand(c)),
+      fc.nat(50).map((i) => new RepeatCommand(i)),
+      fc.nat(50).map((i) => new ConflictCommand(i)),
+      fc
+        .tuple(
+          fc.array(
+            callArb.filter((c) => c.op !== "advance" && c.op !== "fault"),
+            { minLength: 2, maxLength: 4 },
+          ),
+          fc.scheduler(),
+        )
+        .map(([calls, s]) => new ConcurrentCommand(calls, s)),
+    ],
+    { maxCommands: options.maxCommands ?? 25 },
+  );
+  await fc.assert(
+    fc.asyncProperty(commands, async (cmds) => {
+      const storage = await options.createStorage();
+      try {
+        const real = await service(scheduledStorage(storage), scheduledProvider);
+        await real.fes.deposit({
+          walletId: "w1",
+          amountMinor: 500,
+          currency: "USD",
+          idempotencyKey: "seed-w1",
+        });
+        const model: Model = { keys: [], activations: [], rentals: [] };
+        await fc.asyncModelRun(() => ({ model, real: { ...real, storage } }), cmds);
+      } finally {
+        await options.disposeStorage?.(storage);
+      }
+    }),
+    { numRuns: options.runs ?? 100, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+  );
+}
+
+/**
+ * Registers the storage conformance suite with vitest: every port method's contract, rollback on `Err` and on
+ * throw, exactly-one-winner races, and a model-based property run checking the invariants of DESIGN §2 after
+ * every command. Adapter authors call it from a test file with a factory that makes a fresh storage.
+ */
+export function describeStorageConformance(options: StorageConformanceOptions): void {
+  describe(`storage conformance: ${options.name}`, () => {
+    for (const c of storageConformanceChecks(options)) it(c.name, c.run);
+  });
+}
