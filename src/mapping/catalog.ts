@@ -1,6 +1,6 @@
 /**
- * A catalog built from tables: validated once, then every spelling of a service or country is one `Map.get`
- * away from its canonical entry.
+ * A catalog built from tables: validated once, indexed once into normalised lookup Maps (and the catalog's own
+ * spellings resolved ahead of time), so resolving an input costs a few `Map.get` calls.
  *
  * Resolution precedence, highest first (a tie inside one tier is an `ambiguous_*` error with the candidates):
  *
@@ -74,6 +74,8 @@ interface KindIndex<E extends CanonicalEntry> {
   readonly byName: Map<string, readonly E[]>;
   readonly byIso: Map<string, readonly E[]>;
   readonly byAnyCode: Map<string, readonly E[]>;
+  /** Tiers 2 to 5 already walked for every spelling the tables contain, as written and in lower/upper case. */
+  readonly exact: Map<string, Found<E>>;
 }
 
 interface ProviderIndex {
@@ -185,7 +187,17 @@ function indexKind<E extends CanonicalEntry>(entries: readonly E[]): KindIndex<E
     if (e.kind === "country") push(byIso, e.iso2, e);
   }
   for (const list of [...byName.values(), ...byIso.values()]) list.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { byId, byAlias, byName, byIso, byAnyCode: new Map() };
+  const index: KindIndex<E> = { byId, byAlias, byName, byIso, byAnyCode: new Map(), exact: new Map() };
+  for (const e of entries) {
+    for (const spelling of [e.id, e.name, ...e.aliases, ...(e.kind === "country" ? [e.iso2] : [])]) {
+      for (const s of [spelling, spelling.toLowerCase(), spelling.toUpperCase()]) {
+        if (index.exact.has(s)) continue;
+        const found = catalogTiers(index, s);
+        if (found !== null) index.exact.set(s, found);
+      }
+    }
+  }
+  return index;
 }
 
 type Found<E> =
@@ -198,6 +210,20 @@ function fromList<E>(tier: MatchTier, list: readonly E[] | undefined): Found<E> 
   return list.length === 1 ? { entry: list[0] as E } : { tier, candidates: list };
 }
 
+/** Tiers 2 to 5 (canonical id, alias, display name, ISO code): the catalog's own spellings. */
+function catalogTiers<E extends CanonicalEntry>(index: KindIndex<E>, input: string): Found<E> {
+  const trimmed = input.trim();
+  const byId = index.byId.get(trimmed);
+  if (byId !== undefined) return { entry: byId };
+  const key = lookupKey(trimmed);
+  if (key === "") return null;
+  const byAlias = index.byAlias.get(key);
+  if (byAlias !== undefined) return { entry: byAlias };
+  const byName = fromList("display_name", index.byName.get(key));
+  if (byName !== null) return byName;
+  return trimmed.length === 2 ? fromList("iso2", index.byIso.get(trimmed.toUpperCase())) : null;
+}
+
 /** Walks the tiers for one kind. `codes` is the given provider's code map, or null for none. */
 function find<E extends CanonicalEntry>(
   index: KindIndex<E>,
@@ -208,20 +234,9 @@ function find<E extends CanonicalEntry>(
     const hit = codes.get(input) ?? codes.get(codeKey(input));
     if (hit !== undefined) return { entry: hit };
   }
-  const trimmed = input.trim();
-  const byId = index.byId.get(trimmed);
-  if (byId !== undefined) return { entry: byId };
-  const key = lookupKey(trimmed);
-  if (key === "") return null;
-  const byAlias = index.byAlias.get(key);
-  if (byAlias !== undefined) return { entry: byAlias };
-  const byName = fromList("display_name", index.byName.get(key));
-  if (byName !== null) return byName;
-  if (trimmed.length === 2) {
-    const byIso = fromList("iso2", index.byIso.get(trimmed.toUpperCase()));
-    if (byIso !== null) return byIso;
-  }
-  return codes === null ? fromList("any_provider_code", index.byAnyCode.get(codeKey(trimmed))) : null;
+  const found = index.exact.get(input) ?? catalogTiers(index, input);
+  if (found !== null || codes !== null) return found;
+  return fromList("any_provider_code", index.byAnyCode.get(codeKey(input)));
 }
 
 /**
@@ -289,40 +304,41 @@ export function createCatalog(input: CatalogTables): Result<Catalog, MappingErro
   const providerIndex = (provider: string): ProviderIndex | undefined =>
     providers.get(provider) ?? providers.get(codeKey(provider));
 
+  const resolveServiceIn = (input: string, p: ProviderIndex | null): Result<ServiceEntry, MappingError> => {
+    const providerName = p === null ? null : p.name;
+    const found =
+      typeof input === "string" ? find(serviceIndex, p === null ? null : p.services, input) : null;
+    if (found === null) return err(mappingErrors.unknownServiceCode(String(input), providerName));
+    if ("entry" in found) return ok(found.entry);
+    const ids = found.candidates.map((c) => c.id);
+    return err(mappingErrors.ambiguousService(input, providerName, found.tier, ids));
+  };
+  const resolveCountryIn = (input: string, p: ProviderIndex | null): Result<CountryEntry, MappingError> => {
+    const providerName = p === null ? null : p.name;
+    const found =
+      typeof input === "string" ? find(countryIndex, p === null ? null : p.countries, input) : null;
+    if (found === null) return err(mappingErrors.unknownCountryCode(String(input), providerName));
+    if ("entry" in found) return ok(found.entry);
+    const ids = found.candidates.map((c) => c.id);
+    return err(mappingErrors.ambiguousCountry(input, providerName, found.tier, ids));
+  };
+
   const catalog: Catalog = {
     tables,
     services,
     countries,
     providers: Object.keys(tables.providers),
     resolveService(input, options) {
-      let codes: Map<string, ServiceEntry> | null = null;
-      let providerName: string | null = null;
-      if (options?.provider !== undefined) {
-        const p = providerIndex(options.provider);
-        if (p === undefined) return err(mappingErrors.unknownProvider(options.provider));
-        codes = p.services;
-        providerName = p.name;
-      }
-      const found = typeof input === "string" ? find(serviceIndex, codes, input) : null;
-      if (found === null) return err(mappingErrors.unknownServiceCode(String(input), providerName));
-      if ("entry" in found) return ok(found.entry);
-      const ids = found.candidates.map((c) => c.id);
-      return err(mappingErrors.ambiguousService(input, providerName, found.tier, ids));
+      const provider = options?.provider;
+      if (provider === undefined) return resolveServiceIn(input, null);
+      const p = providerIndex(provider);
+      return p === undefined ? err(mappingErrors.unknownProvider(provider)) : resolveServiceIn(input, p);
     },
     resolveCountry(input, options) {
-      let codes: Map<string, CountryEntry> | null = null;
-      let providerName: string | null = null;
-      if (options?.provider !== undefined) {
-        const p = providerIndex(options.provider);
-        if (p === undefined) return err(mappingErrors.unknownProvider(options.provider));
-        codes = p.countries;
-        providerName = p.name;
-      }
-      const found = typeof input === "string" ? find(countryIndex, codes, input) : null;
-      if (found === null) return err(mappingErrors.unknownCountryCode(String(input), providerName));
-      if ("entry" in found) return ok(found.entry);
-      const ids = found.candidates.map((c) => c.id);
-      return err(mappingErrors.ambiguousCountry(input, providerName, found.tier, ids));
+      const provider = options?.provider;
+      if (provider === undefined) return resolveCountryIn(input, null);
+      const p = providerIndex(provider);
+      return p === undefined ? err(mappingErrors.unknownProvider(provider)) : resolveCountryIn(input, p);
     },
     toProviderCode(canonicalId, provider) {
       const p = providerIndex(provider);

@@ -6,13 +6,13 @@
 
 const SIMPLE = /^[a-z0-9]*$/;
 const ASCII = /^[\x20-\x7e]*$/;
-const MARKS = /\p{M}/gu;
 const NON_ALNUM_ASCII = /[^a-z0-9]+/g;
+const MARKS = /\p{M}/gu;
 const NON_ALNUM = /[^\p{L}\p{N}]+/gu;
 
 /** The normalised key of a name or alias (may be empty when the input has no letters or digits). */
 export function lookupKey(input: string): string {
-  // Most inputs are already keys (`telegram`, `tg`, `187`): skip the regular expressions for them.
+  // Most inputs are already keys (`telegram`, `tg`, `187`) or plain ASCII: skip the Unicode work for them.
   if (SIMPLE.test(input)) return input;
   if (ASCII.test(input)) return input.toLowerCase().replace(NON_ALNUM_ASCII, "");
   return input.normalize("NFKD").replace(MARKS, "").toLowerCase().replace(NON_ALNUM, "");
