@@ -91,6 +91,8 @@ export interface FakeSmsActivateServer extends ProviderControl {
   readonly apiKey: string;
   readonly upstream: FakeUpstream;
   readonly clock: ManualClock;
+  /** Activations the fake upstream has sold (synchronous here). */
+  activations(): readonly FakeActivationView[];
   /** Every request received, oldest first (the key removed). */
   readonly requests: readonly RecordedRequest[];
   /** Queues an HTTP-level fault. */
