@@ -270,6 +270,7 @@ describe("fake server", () => {
         apiKey: s.apiKey,
         clock: s.clock,
         timer: instantRetries,
+        timeoutMs: 60_000,
         retry: { attempts: 8, baseDelayMs: 1 },
       });
       const results: boolean[] = [];
