@@ -1,0 +1,94 @@
+import pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createPostgresStorage } from "../../src/postgres/index.js";
+import type { Storage } from "../../src/storage/port.js";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+import { deposit, hold, wallet } from "./fixtures.js";
+
+/** A connection killed by `pg_terminate_backend` in the middle of a unit of work leaves no partial effect. */
+let db: TestDatabase;
+let admin: pg.Pool;
+let victimPool: pg.Pool;
+let storage: Storage;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  admin = db.pool(2);
+  victimPool = new pg.Pool({ connectionString: db.url, max: 2, application_name: "victim" });
+  victimPool.on("error", () => {});
+  storage = createPostgresStorage({ pool: victimPool });
+  await storage.transaction((tx) =>
+    tx.apply({
+      createWallets: [wallet("w1"), wallet("w2")],
+      walletDeltas: [
+        { walletId: "w1", balanceDeltaMinor: 100, frozenDeltaMinor: 0 },
+        { walletId: "w2", balanceDeltaMinor: 100, frozenDeltaMinor: 0 },
+      ],
+      transfers: [deposit("t1", "w1", 100, 100), deposit("t2", "w2", 100, 100)],
+    }),
+  );
+});
+afterAll(async () => {
+  await victimPool.end();
+  await db.drop();
+});
+
+/** Terminates the victim's backends that are inside a transaction; resolves to how many. */
+async function killVictims(state: "idle in transaction" | "active"): Promise<number> {
+  const { rows } = await admin.query(
+    "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'victim' AND state = $1",
+    [state],
+  );
+  return rows.filter((r) => r.killed).length;
+}
+
+async function untouched(): Promise<void> {
+  expect(await storage.read.getWallet("w1")).toMatchObject({ balanceMinor: 100, frozenMinor: 0, version: 2 });
+  expect(await storage.read.getHold("h1")).toBeUndefined();
+  expect(await storage.read.getIdempotency("k1")).toBeUndefined();
+  const { rows } = await admin.query("SELECT count(*)::int AS n FROM sms_fes.transfers");
+  expect(rows[0].n).toBe(2);
+}
+
+const freezePlan = {
+  openHolds: [hold("h1", "w1", 40)],
+  walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 0, frozenDeltaMinor: 40 }],
+  idempotency: { key: "k1", operation: "freeze", fingerprint: "f", result: null, createdAtMs: 1 },
+};
+
+it("between apply and commit", async () => {
+  const outcome = storage.transaction(async (tx) => {
+    await tx.lockWallets(["w1"]);
+    await tx.apply(freezePlan);
+    expect(await killVictims("idle in transaction")).toBe(1);
+    await tx.getHold("h1");
+  });
+  await expect(outcome).rejects.toThrow();
+  await untouched();
+});
+
+it("while the unit of work waits for a lock", async () => {
+  // Another transaction holds w2, so the victim blocks (an active backend) after writing its plan.
+  const blocker = await admin.connect();
+  await blocker.query("BEGIN; SELECT 1 FROM sms_fes.wallets WHERE id = 'w2' FOR UPDATE");
+  const outcome = storage.transaction(async (tx) => {
+    await tx.lockWallets(["w1"]);
+    await tx.apply(freezePlan);
+    await tx.lockWallets(["w2"]);
+  });
+  let killed = 0;
+  while (killed === 0) killed = await killVictims("active");
+  const error = await outcome.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toMatchObject({ code: "57P01" });
+  await blocker.query("ROLLBACK");
+  blocker.release();
+  await untouched();
+});
+
+it("leaves the pool usable", async () => {
+  await storage.transaction((tx) => tx.apply(freezePlan));
+  expect(await storage.read.getWallet("w1")).toMatchObject({ frozenMinor: 40 });
+});
