@@ -9,3 +9,4 @@ export * from "./schemas.js";
 export * from "./timer.js";
 export * from "./tokens.js";
 export * from "./transport.js";
+export * from "./webhook.js";

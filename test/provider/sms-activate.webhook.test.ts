@@ -1,0 +1,149 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type ConfirmedCode,
+  type ConfirmedRentalSms,
+  createSmsActivateProvider,
+  createWebhookHandler,
+  verifyWebhookToken,
+  type WebhookOutcome,
+} from "../../src/provider/sms-activate/index.js";
+import { type FakeSmsActivateServer, startFakeSmsActivateServer } from "../../src/testing/fake-server.js";
+
+let upstream: FakeSmsActivateServer | undefined;
+let receiver: Server | undefined;
+afterEach(async () => {
+  await upstream?.close();
+  receiver?.closeAllConnections();
+  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  upstream = undefined;
+  receiver = undefined;
+});
+
+async function setup(secret?: string) {
+  upstream = await startFakeSmsActivateServer({ dialect: "hero-sms", webhookDeliveries: 3 });
+  upstream.setStock("go", "2", { price: "0.5", count: 5 });
+  upstream.setRentStock("full", "0", { pricePerHour: "0.1", count: 2 });
+  const provider = createSmsActivateProvider({
+    preset: "hero-sms",
+    baseUrl: upstream.url,
+    apiKey: upstream.apiKey,
+    clock: upstream.clock,
+    retry: { attempts: 1 },
+  });
+  const codes: ConfirmedCode[] = [];
+  const sms: ConfirmedRentalSms[] = [];
+  const outcomes: WebhookOutcome[] = [];
+  const handler = createWebhookHandler({
+    provider,
+    onCode: (c) => codes.push(c),
+    onRentalSms: (m) => sms.push(m),
+    clock: upstream.clock,
+    ...(secret === undefined ? {} : { secret }),
+  });
+  const srv = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", async () => {
+      const token = new URL(req.url ?? "/", "http://x").searchParams.get("token");
+      const o = await handler.handle({ body, token });
+      outcomes.push(o);
+      res.writeHead(o.status).end();
+    });
+  });
+  receiver = srv;
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`;
+  return { upstream, provider, handler, codes, sms, outcomes, url };
+}
+
+describe("sms-activate webhooks", () => {
+  it("a code delivered three times (with a 16-digit id) reaches onCode once, confirmed by polling", async () => {
+    const { upstream, provider, codes, outcomes, url } = await setup();
+    upstream.setWebhookUrl(url);
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "00:42");
+    expect(codes).toEqual([
+      { providerActivationId: a.providerActivationId, code: "00:42", text: "Your code is 00:42" },
+    ]);
+    expect(outcomes.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+    expect(upstream.requests.filter((r) => r.action === "getStatus").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a forged body settles nothing: the provider does not report that code", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    const forged = { activationId: a.providerActivationId, code: "999999", service: "go", country: 2 };
+    expect(await handler.handle({ body: forged })).toEqual({ status: 409, result: "not_confirmed" });
+    expect(await handler.handle({ body: { ...forged, activationId: "123" } })).toEqual({
+      status: 409,
+      result: "not_confirmed",
+    });
+    expect(codes).toEqual([]);
+    // The real code still gets through after a forged one with the same id.
+    await upstream.deliverCode(a.providerActivationId, "999999");
+    expect((await handler.handle({ body: forged })).result).toBe("confirmed");
+    expect(codes).toHaveLength(1);
+  });
+
+  it("a code sent as a bare number is confirmed with the provider's string (leading zeros kept)", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "007123");
+    const o = await handler.handle({ body: `{"activationId":${a.providerActivationId},"code":7123}` });
+    expect(o.result).toBe("confirmed");
+    expect(codes[0]?.code).toBe("007123");
+  });
+
+  it("rejects invalid bodies and a wrong token (checked before any poll)", async () => {
+    const { upstream, handler } = await setup("s3cret");
+    expect((await handler.handle({ body: "not json", token: "s3cret" })).status).toBe(400);
+    expect((await handler.handle({ body: { hello: 1 }, token: "s3cret" })).status).toBe(400);
+    expect(await handler.handle({ body: { activationId: 1, code: "1" }, token: "s3cre" })).toEqual({
+      status: 401,
+      result: "unauthorized",
+    });
+    expect(await handler.handle({ body: { activationId: 1, code: "1" } })).toEqual({
+      status: 401,
+      result: "unauthorized",
+    });
+    expect(upstream.requests).toEqual([]);
+    expect(await verifyWebhookToken("s3cret", "s3cret")).toBe(true);
+    expect(await verifyWebhookToken("", "")).toBe(true);
+    expect(await verifyWebhookToken(null, "")).toBe(false);
+  });
+
+  it("answers 503 when the confirming poll fails, so the provider delivers again", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "5");
+    upstream.injectHttpFault({ action: "getStatus", mode: "status", status: 502 });
+    const body = { activationId: a.providerActivationId, code: "5" };
+    expect((await handler.handle({ body })).status).toBe(503);
+    expect((await handler.handle({ body })).result).toBe("confirmed");
+    expect(codes).toHaveLength(1);
+  });
+
+  it("concurrent duplicates hand the code over once", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "77");
+    const body = JSON.stringify({ activationId: a.providerActivationId, code: "77" });
+    const all = await Promise.all([1, 2, 3, 4].map(() => handler.handle({ body })));
+    expect(all.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate", "duplicate"]);
+    expect(codes).toHaveLength(1);
+  });
+
+  it("a rental SMS webhook (per-rental url) is confirmed by getRentStatus and deduplicated", async () => {
+    const { upstream, provider, sms, outcomes, url } = await setup();
+    const r = (
+      await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r", webhookUrl: url })
+    )._unsafeUnwrap();
+    await upstream.deliverRentalSms(r.providerRentalId, { from: "SPORTMASTER", text: "Code: 12:34" });
+    expect(sms).toEqual([{ providerRentalId: r.providerRentalId, from: "SPORTMASTER", text: "Code: 12:34" }]);
+    expect(outcomes.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+  });
+});
