@@ -102,41 +102,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * every digit (`{"activationId":9100000000000001}` keeps its last digit as the string `"9100000000000001"`).
  */
 export function quoteLongIntegers(json: string): string {
-  let out = "";
-  let i = 0;
-  let inString = false;
-  while (i < json.length) {
-    const ch = json[i] as string;
-    if (inString) {
-      out += ch;
-      if (ch === "\\") {
-        out += json[i + 1] ?? "";
-        i += 2;
-        continue;
-      }
-      if (ch === '"') inString = false;
-      i += 1;
-      continue;
-    }
-    if (ch === '"') {
-      inString = true;
-      out += ch;
-      i += 1;
-      continue;
-    }
-    if ((ch >= "0" && ch <= "9") || ch === "-") {
-      let j = i + 1;
-      while (j < json.length && /[0-9.eE+-]/.test(json[j] as string)) j += 1;
-      const literal = json.slice(i, j);
-      out += /^-?\d{16,}$/.test(literal) ? `"${literal}"` : literal;
-      i = j;
-      continue;
-    }
-    out += ch;
-    i += 1;
-  }
-  return out;
+  // Strings are matched whole (and kept) so that digits inside them are never touched.
+  if (!/\d{16}/.test(json)) return json;
+  return json.replace(LONG_INTEGER_OR_STRING, (m) => (m.startsWith('"') ? m : `"${m}"`));
 }
+
+const LONG_INTEGER_OR_STRING = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
 
 /**
  * Normalises a price that arrived as a number or a string into a decimal string of at most 4 decimals
