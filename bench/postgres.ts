@@ -1,0 +1,244 @@
+/**
+ * FES cycles per second on PostgreSQL: freeze → settle, each step one unit of work through the adapter (lock the
+ * wallet, read what the step needs, apply the commit plan), with 1, 8 and 32 concurrent workers, over 1,000
+ * wallets and over one hot wallet. Baselines on the same throwaway server in the same run, writing the same rows
+ * (wallet counters, hold, settle transfer, idempotency row) in one transaction per step:
+ * - floor: one hand-written statement per step (data-modifying CTEs, autocommit): one round trip, the minimum;
+ * - naive: the same rows as separate statements inside BEGIN … COMMIT (five or six round trips).
+ */
+import pg from "pg";
+import { createPostgresStorage, migrate, type PoolLike } from "../src/postgres/index.js";
+import type { Storage } from "../src/storage/port.js";
+import { countingPool } from "../test/postgres/fixtures.js";
+import { startThrowawayServer } from "../test/postgres/throwaway-server.js";
+
+const WORKER_COUNTS = [1, 8, 32];
+const CYCLES = Number(process.env.FES_BENCH_PG_CYCLES ?? 600);
+const MANY_WALLETS = 1_000;
+const FUNDS = 1_000_000_000;
+
+type Cycle = (walletId: string, n: string) => Promise<void>;
+
+/** The adapter: two units of work per cycle, written as the core writes them. */
+function adapterCycle(storage: Storage): Cycle {
+  return async (walletId, n) => {
+    const holdId = `hold:${n}`;
+    await storage.transaction(async (tx) => {
+      await tx.lockWallets([walletId]);
+      if ((await tx.getIdempotency(`f:${n}`)) !== undefined) return;
+      await tx.apply({
+        walletDeltas: [{ walletId, balanceDeltaMinor: 0, frozenDeltaMinor: 100 }],
+        openHolds: [
+          {
+            id: holdId,
+            walletId,
+            currency: "USD",
+            amountMinor: 100,
+            state: "open",
+            settledMinor: 0,
+            ownerType: "manual",
+            ownerId: n,
+            createdAtMs: 1,
+            resolvedAtMs: null,
+          },
+        ],
+        idempotency: {
+          key: `f:${n}`,
+          operation: "freeze",
+          fingerprint: "x",
+          result: { holdId },
+          createdAtMs: 1,
+        },
+      });
+    });
+    await storage.transaction(async (tx) => {
+      const [w] = await tx.lockWallets([walletId]);
+      if ((await tx.getIdempotency(`s:${n}`)) !== undefined) return;
+      const hold = await tx.getHold(holdId);
+      if (w === undefined || hold?.state !== "open") throw new Error("bench: hold not open");
+      await tx.apply({
+        walletDeltas: [{ walletId, balanceDeltaMinor: -100, frozenDeltaMinor: -100 }],
+        resolveHolds: [{ holdId, state: "settled", settledMinor: 100, resolvedAtMs: 2 }],
+        transfers: [
+          {
+            id: `t:${n}`,
+            seq: 0,
+            kind: "settle",
+            debitAccountId: walletId,
+            creditAccountId: "@revenue:USD",
+            amountMinor: 100,
+            currency: "USD",
+            walletId,
+            walletBalanceAfterMinor: w.balanceMinor - 100,
+            holdId,
+            operationId: n,
+            reason: null,
+            createdAtMs: 2,
+          },
+        ],
+        idempotency: {
+          key: `s:${n}`,
+          operation: "settle",
+          fingerprint: "x",
+          result: { holdId },
+          createdAtMs: 2,
+        },
+      });
+    });
+  };
+}
+
+const FLOOR_FREEZE = `WITH w AS (
+  UPDATE sms_fes.wallets SET frozen_minor = frozen_minor + 100, version = version + 1
+  WHERE id = $1 AND balance_minor - frozen_minor >= 100 RETURNING id),
+h AS (INSERT INTO sms_fes.holds (id, wallet_id, currency, amount_minor, state, owner_type, owner_id, created_at_ms)
+  SELECT $2, id, 'USD', 100, 'open', 'manual', $3, 1 FROM w RETURNING 1),
+i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
+  SELECT $4, 'freeze', 'x', '{}', 1 FROM w RETURNING 1)
+SELECT count(*) FROM w`;
+
+const FLOOR_SETTLE = `WITH h AS (
+  UPDATE sms_fes.holds SET state = 'settled', settled_minor = 100, resolved_at_ms = 2
+  WHERE id = $2 AND state = 'open' RETURNING wallet_id),
+w AS (UPDATE sms_fes.wallets SET balance_minor = balance_minor - 100, frozen_minor = frozen_minor - 100,
+  version = version + 1 WHERE id = $1 AND id = (SELECT wallet_id FROM h) RETURNING id, balance_minor),
+t AS (INSERT INTO sms_fes.transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency, wallet_id,
+  wallet_balance_after_minor, hold_id, operation_id, created_at_ms)
+  SELECT $3, 'settle', id, '@revenue:USD', 100, 'USD', id, balance_minor, $2, $4, 2 FROM w RETURNING 1),
+i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
+  SELECT $5, 'settle', 'x', '{}', 2 FROM w RETURNING 1)
+SELECT count(*) FROM w`;
+
+/** The floor: one statement per step, in autocommit (its own transaction). */
+function floorCycle(pool: PoolLike): Cycle {
+  return async (walletId, n) => {
+    await pool.query(FLOOR_FREEZE, [walletId, `hold:${n}`, n, `f:${n}`]);
+    await pool.query(FLOOR_SETTLE, [walletId, `hold:${n}`, `t:${n}`, n, `s:${n}`]);
+  };
+}
+
+/** The naive hand-written version: lock, then one statement per row, in BEGIN … COMMIT. */
+function naiveCycle(pool: pg.Pool): Cycle {
+  return async (walletId, n) => {
+    const c = await pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query("SELECT 1 FROM sms_fes.wallets WHERE id = $1 FOR UPDATE", [walletId]);
+      await c.query(
+        "UPDATE sms_fes.wallets SET frozen_minor = frozen_minor + 100, version = version + 1 WHERE id = $1",
+        [walletId],
+      );
+      await c.query(
+        "INSERT INTO sms_fes.holds (id, wallet_id, currency, amount_minor, state, owner_type, owner_id, created_at_ms) VALUES ($1, $2, 'USD', 100, 'open', 'manual', $3, 1)",
+        [`hold:${n}`, walletId, n],
+      );
+      await c.query(
+        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'freeze', 'x', '{}', 1)",
+        [`f:${n}`],
+      );
+      await c.query("COMMIT");
+      await c.query("BEGIN");
+      const { rows } = await c.query(
+        "UPDATE sms_fes.wallets SET balance_minor = balance_minor - 100, frozen_minor = frozen_minor - 100, version = version + 1 WHERE id = $1 RETURNING balance_minor",
+        [walletId],
+      );
+      await c.query(
+        "UPDATE sms_fes.holds SET state = 'settled', settled_minor = 100, resolved_at_ms = 2 WHERE id = $1 AND state = 'open'",
+        [`hold:${n}`],
+      );
+      await c.query(
+        "INSERT INTO sms_fes.transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency, wallet_id, wallet_balance_after_minor, hold_id, operation_id, created_at_ms) VALUES ($1, 'settle', $2, '@revenue:USD', 100, 'USD', $2, $3, $4, $5, 2)",
+        [`t:${n}`, walletId, rows[0].balance_minor, `hold:${n}`, n],
+      );
+      await c.query(
+        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'settle', 'x', '{}', 2)",
+        [`s:${n}`],
+      );
+      await c.query("COMMIT");
+    } catch (error) {
+      await c.query("ROLLBACK");
+      throw error;
+    } finally {
+      c.release();
+    }
+  };
+}
+
+/** Runs `CYCLES` cycles spread over `workers` concurrent loops; cycles per second. */
+async function measure(
+  cycle: Cycle,
+  workers: number,
+  wallets: readonly string[],
+  tag: string,
+): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let i = next++; i < CYCLES; i = next++) await cycle(wallets[i % wallets.length]!, `${tag}:${i}`);
+    }),
+  );
+  return CYCLES / ((performance.now() - start) / 1000);
+}
+
+export default async function run(): Promise<{ title: string; lines: string[] }> {
+  const server = await startThrowawayServer();
+  const pool = new pg.Pool({ connectionString: server.url, max: 32 });
+  try {
+    await migrate(pool);
+    const all = Array.from({ length: MANY_WALLETS }, (_, i) => `w${String(i).padStart(4, "0")}`);
+    await pool.query(
+      "INSERT INTO sms_fes.wallets (id, currency, balance_minor, version, created_at_ms) SELECT unnest($1::text[]), 'USD', $2, 1, 0",
+      [all, FUNDS],
+    );
+    const hot = [all[0]!];
+
+    // Round trips per step, counted on the wire.
+    const counting = countingPool(pool);
+    const counted = adapterCycle(createPostgresStorage({ pool: counting.pool }));
+    await counted(all[1]!, "rt");
+    const adapterTrips = counting.roundTrips();
+
+    const adapter = adapterCycle(createPostgresStorage({ pool }));
+    const floor = floorCycle(pool);
+    const naive = naiveCycle(pool);
+    await measure(adapter, 4, all, "warm-a");
+    await measure(floor, 4, all, "warm-f");
+
+    const lines = [
+      `${CYCLES} freeze→settle cycles per cell; cycles/s (ratio floor/adapter: how many times slower the adapter is)`,
+      `round trips per cycle: adapter ${adapterTrips} (freeze 4, settle 5), floor 2, naive 12`,
+    ];
+    let run = 0;
+    for (const [label, wallets] of [
+      [`${MANY_WALLETS} wallets`, all],
+      ["1 hot wallet", hot],
+    ] as const) {
+      for (const workers of WORKER_COUNTS) {
+        const tag = `r${run++}`;
+        const f = await measure(floor, workers, wallets, `${tag}f`);
+        const a = await measure(adapter, workers, wallets, `${tag}a`);
+        const nv = await measure(naive, workers, wallets, `${tag}n`);
+        lines.push(
+          `${label.padEnd(12)} ${String(workers).padStart(2)} workers: adapter ${a.toFixed(0).padStart(5)}/s, ` +
+            `floor ${f.toFixed(0).padStart(5)}/s (×${(f / a).toFixed(2)}), naive ${nv.toFixed(0).padStart(5)}/s (×${(nv / a).toFixed(2)})`,
+        );
+      }
+    }
+    const { rows } = await pool.query(
+      "SELECT (SELECT sum(balance_minor) FROM sms_fes.wallets) + (SELECT coalesce(sum(balance_minor), 0) FROM sms_fes.platform_balances) AS drift",
+    );
+    lines.push(
+      `money check: wallets + platform accounts − funding = ${Number(rows[0].drift) - FUNDS * MANY_WALLETS}`,
+    );
+    return { title: "PostgreSQL adapter: FES cycles/s vs hand-written SQL on the same server", lines };
+  } finally {
+    await pool.end();
+    server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { title, lines } = await run();
+  console.log(`${title}\n${lines.map((l) => `  ${l}`).join("\n")}`);
+}
