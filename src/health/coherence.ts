@@ -701,10 +701,10 @@ function recommend(r: Omit<CoherenceReport, "recommendations">): CoherenceRecomm
   }
   const policies = r.services.policies;
   for (const d of policies.decisions) {
-    if (d.type === "disable") warning(`Disable: ${d.reason}.`);
+    if (d.type === "disable") warning(`Disable ${d.reason}.`);
   }
   for (const d of policies.decisions) {
-    if (d.type === "alert") warning(`Alert: ${d.reason}.`);
+    if (d.type === "alert") warning(`Alert on ${d.reason}.`);
   }
   for (const d of policies.decisions) {
     if (d.type === "cancel_pile_up") {
@@ -715,7 +715,7 @@ function recommend(r: Omit<CoherenceReport, "recommendations">): CoherenceRecomm
     }
   }
   for (const d of policies.decisions) {
-    if (d.type === "warn") info(`Watch: ${d.reason}.`);
+    if (d.type === "warn") info(`Watch ${d.reason}.`);
   }
   if (r.services.neverSucceeded.length > 0) {
     info(`Never succeeded: ${r.services.neverSucceeded.join(", ")}.`);

@@ -235,7 +235,7 @@ export function evaluateHealthPoliciesOnStats(input: {
         scope,
         service: g.key.service as string,
         country: scope === "service" ? null : (g.key.country as string),
-        reason: `disable ${describe(scope, g)}: ${describeJudgement(j)}`,
+        reason: `${describe(scope, g)}: ${describeJudgement(j, "disable")}`,
         judgement: j,
       });
     }
@@ -253,7 +253,7 @@ export function evaluateHealthPoliciesOnStats(input: {
         scope,
         service: g.key.service as string,
         country: scope === "service" ? null : (g.key.country as string),
-        reason: `weak ${describe(scope, g)}: ${describeJudgement(j)}`,
+        reason: `${describe(scope, g)}: ${describeJudgement(j, "warning")}`,
         judgement: j,
       });
     }
@@ -271,7 +271,7 @@ export function evaluateHealthPoliciesOnStats(input: {
         service: g.key.service as string,
         country: scope === "service" ? null : (g.key.country as string),
         window: alertWindow,
-        reason: `alert ${describe(scope, g)} over the last ${hoursLabel(config.alert.windowMs)}: ${describeJudgement(j)}`,
+        reason: `${describe(scope, g)} over the last ${hoursLabel(config.alert.windowMs)}: ${describeJudgement(j, "alert")}`,
         judgement: j,
       });
     }
@@ -425,11 +425,11 @@ function describe(scope: HealthRateScope, g: HealthGroupStats): string {
   return scope === "service" ? `service ${g.key.service}` : `service ${g.key.service} in ${g.key.country}`;
 }
 
-function describeJudgement(j: HealthRateJudgement): string {
+function describeJudgement(j: HealthRateJudgement, rule: string): string {
   const what = j.judge === "point" ? "success" : `success ${j.judge} bound`;
   return (
     `${what} ${formatHealthPercent(j.value)} (${j.successes}/${j.n} at ${formatHealthPercent(j.confidence)}) ` +
-    `is below the floor ${formatHealthPercent(j.floor)}`
+    `is below the ${rule} floor ${formatHealthPercent(j.floor)}`
   );
 }
 

@@ -4,10 +4,11 @@
  * `failed` purchases counted apart, `pending`/`waiting` open, percentiles as `percentile_cont`.
  *
  * One pass over the records fills accumulators found through nested Maps (no key strings are built per record);
- * the only per-record allocations are the durations kept for the percentiles.
+ * the only per-record storage is the durations kept for the percentiles, in growable typed arrays, and the
+ * percentiles are found by selection (linear time), not by sorting.
  */
 import type { ActivationRecord } from "../core/records.js";
-import { percentileCont, sortedHealthSample } from "./percentile.js";
+import { percentilesInPlace } from "./percentile.js";
 import { type HealthWindow, healthWindows, utcDayLabel, utcDayNumber, utcHourOfDay } from "./window.js";
 
 /**
@@ -151,6 +152,33 @@ class MoneyAccumulator {
   constructor(readonly currency: string) {}
 }
 
+/** A growable array of doubles: durations without boxing, selected in place at the end. */
+class DoubleBuffer {
+  data = new Float64Array(16);
+  length = 0;
+
+  push(x: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = x;
+  }
+
+  static concat(parts: readonly DoubleBuffer[]): DoubleBuffer {
+    const out = new DoubleBuffer();
+    let n = 0;
+    for (const p of parts) n += p.length;
+    out.data = new Float64Array(Math.max(16, n));
+    for (const p of parts) {
+      out.data.set(p.data.subarray(0, p.length), out.length);
+      out.length += p.length;
+    }
+    return out;
+  }
+}
+
 class Accumulator {
   total = 0;
   pending = 0;
@@ -160,12 +188,16 @@ class Accumulator {
   timeout = 0;
   expired = 0;
   failed = 0;
-  readonly codeMs: number[] = [];
-  readonly cancelMs: number[] = [];
+  codeMs = new DoubleBuffer();
+  cancelMs = new DoubleBuffer();
   readonly money = new Map<string, MoneyAccumulator>();
   // Most groups see one currency: remembering the last one skips the Map lookup per record.
   lastMoney: MoneyAccumulator | null = null;
-  constructor(readonly path: readonly (string | number)[]) {}
+  constructor(
+    readonly path: readonly (string | number)[],
+    // The total's durations are the concatenation of one grouping's, gathered once at the end instead.
+    readonly keepDurations = true,
+  ) {}
 
   add(r: ActivationRecord): void {
     this.total++;
@@ -200,7 +232,9 @@ class Accumulator {
       case "cancelled":
         this.cancelled++;
         money.released += r.priceMinor;
-        if (r.issuedAtMs !== null && r.endedAtMs !== null) this.cancelMs.push(r.endedAtMs - r.issuedAtMs);
+        if (this.keepDurations && r.issuedAtMs !== null && r.endedAtMs !== null) {
+          this.cancelMs.push(r.endedAtMs - r.issuedAtMs);
+        }
         break;
       case "timeout":
         this.timeout++;
@@ -215,7 +249,9 @@ class Accumulator {
         money.released += r.priceMinor;
         break;
     }
-    if (r.issuedAtMs !== null && r.firstCodeAtMs !== null) this.codeMs.push(r.firstCodeAtMs - r.issuedAtMs);
+    if (this.keepDurations && r.issuedAtMs !== null && r.firstCodeAtMs !== null) {
+      this.codeMs.push(r.firstCodeAtMs - r.issuedAtMs);
+    }
   }
 }
 
@@ -245,10 +281,15 @@ export function computeHealthGroupings(
     return dims.map((d) => DIMENSION_INDEX[d]);
   });
   const trees: Tree[] = plans.map(() => new Map());
-  const total = new Accumulator([]);
+  // Every record in the window lands in exactly one group of a grouping, so the total's durations can be
+  // gathered from the first grouping that has a dimension rather than pushed twice per record.
+  const source = plans.findIndex((p) => p.length > 0);
+  const total = new Accumulator([], source < 0);
   const values: (string | number)[] = ["", "", "", 0, 0];
   const { fromMs, toMs } = window;
   const planCount = plans.length;
+  const needDay = plans.some((p) => p.includes(DIMENSION_INDEX.day));
+  const needHour = plans.some((p) => p.includes(DIMENSION_INDEX.hour));
 
   for (const r of records) {
     const at = r.createdAtMs;
@@ -256,8 +297,8 @@ export function computeHealthGroupings(
     values[0] = r.service ?? r.serviceCode;
     values[1] = r.country ?? r.countryCode;
     values[2] = r.provider;
-    values[3] = utcDayNumber(at);
-    values[4] = utcHourOfDay(at);
+    if (needDay) values[3] = utcDayNumber(at);
+    if (needHour) values[4] = utcHourOfDay(at);
     total.add(r);
     for (let g = 0; g < planCount; g++) {
       const plan = plans[g] as number[];
@@ -283,13 +324,23 @@ export function computeHealthGroupings(
     }
   }
 
-  const totalStats = finalize(total, []);
-  return groupings.map((dims, g) => {
-    const found: Accumulator[] = [];
-    collect(trees[g] as Tree, dims.length, found);
-    found.sort((a, b) => comparePaths(a.path, b.path));
-    return { window, groupBy: [...dims], total: totalStats, groups: found.map((a) => finalize(a, dims)) };
+  const found = groupings.map((dims, g) => {
+    const list: Accumulator[] = [];
+    collect(trees[g] as Tree, dims.length, list);
+    return list.sort((a, b) => comparePaths(a.path, b.path));
   });
+  if (source >= 0) {
+    const groups = found[source] as Accumulator[];
+    total.codeMs = DoubleBuffer.concat(groups.map((a) => a.codeMs));
+    total.cancelMs = DoubleBuffer.concat(groups.map((a) => a.cancelMs));
+  }
+  const totalStats = finalize(total, []);
+  return groupings.map((dims, g) => ({
+    window,
+    groupBy: [...dims],
+    total: totalStats,
+    groups: (found[g] as Accumulator[]).map((a) => finalize(a, dims)),
+  }));
 }
 
 /** The standard tables (service, country, service × country, day, hour) over one window, in a single pass. */
@@ -340,8 +391,15 @@ function finalize(acc: Accumulator, dims: readonly HealthDimension[]): HealthGro
     parts.push(d === "hour" ? `${String(value).padStart(2, "0")}h` : String(value));
   });
   const decided = acc.received + acc.cancelled + acc.timeout + acc.expired;
-  const code = sortedHealthSample(acc.codeMs);
-  const cancel = sortedHealthSample(acc.cancelMs);
+  const code = acc.codeMs;
+  const cancel = acc.cancelMs;
+  // The histogram first: selection reorders the buffer, counting does not care.
+  const cancelAgeSeconds = secondsHistogram(cancel);
+  const [codeMedian, codeP95] = percentilesInPlace(code.data, code.length, [0.5, 0.95]) as [
+    number | null,
+    number | null,
+  ];
+  const [cancelMedian] = percentilesInPlace(cancel.data, cancel.length, [0.5]) as [number | null];
   const money = [...acc.money.values()]
     .sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0))
     .map(
@@ -380,27 +438,44 @@ function finalize(acc: Accumulator, dims: readonly HealthDimension[]): HealthGro
       expired: share(acc.expired, decided),
     },
     failedShare: share(acc.failed, decided + acc.failed),
-    timeToCodeMs: {
-      count: code.length,
-      median: percentileCont(code, 0.5),
-      p95: percentileCont(code, 0.95),
-    },
-    timeToCancelMs: { count: cancel.length, median: percentileCont(cancel, 0.5) },
-    cancelAgeSeconds: secondsHistogram(cancel),
+    timeToCodeMs: { count: code.length, median: codeMedian, p95: codeP95 },
+    timeToCancelMs: { count: cancel.length, median: cancelMedian },
+    cancelAgeSeconds,
     money,
   };
 }
 
-function secondsHistogram(sortedMs: Float64Array): HealthSecondsBin[] {
-  const bins: HealthSecondsBin[] = [];
-  let i = 0;
-  while (i < sortedMs.length) {
-    const seconds = Math.floor((sortedMs[i] as number) / 1000);
-    let j = i + 1;
-    while (j < sortedMs.length && Math.floor((sortedMs[j] as number) / 1000) === seconds) j++;
-    bins.push({ seconds, count: j - i });
-    i = j;
+function secondsHistogram(ms: DoubleBuffer): HealthSecondsBin[] {
+  const n = ms.length;
+  if (n === 0) return [];
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = ms.data[i] as number;
+    if (v < min) min = v;
+    if (v > max) max = v;
   }
+  const from = Math.floor(min / 1000);
+  const span = Math.floor(max / 1000) - from + 1;
+  const bins: HealthSecondsBin[] = [];
+  // Cancel ages span minutes, so a counting array is cheap; a wild outlier falls back to a Map.
+  if (span <= 4 * n + 4096) {
+    const counts = new Uint32Array(span);
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor((ms.data[i] as number) / 1000) - from;
+      counts[k] = (counts[k] as number) + 1;
+    }
+    for (let k = 0; k < span; k++)
+      if (counts[k] !== 0) bins.push({ seconds: from + k, count: counts[k] as number });
+    return bins;
+  }
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const seconds = Math.floor((ms.data[i] as number) / 1000);
+    counts.set(seconds, (counts.get(seconds) ?? 0) + 1);
+  }
+  for (const [seconds, count] of [...counts.entries()].sort((a, b) => a[0] - b[0]))
+    bins.push({ seconds, count });
   return bins;
 }
 
