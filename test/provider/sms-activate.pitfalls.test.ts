@@ -156,7 +156,7 @@ describe("sms-activate pitfalls", () => {
     expect(r.providerRentalId).toBe(server.upstream.allRentals()[0]?.id);
     expect(parseBody('{"t":"id 9100000000000001","f":1.12345678901234567,"n":-9100000000000001}')).toEqual({
       kind: "json",
-      value: { t: "id 9100000000000001", f: 1.12345678901234567, n: "-9100000000000001" },
+      value: { t: "id 9100000000000001", f: Number("1.12345678901234567"), n: "-9100000000000001" },
     });
     expect(parseBody('{"activationId":9007199254740993,"x":[1234567890123456789]}')).toEqual({
       kind: "json",
