@@ -15,7 +15,7 @@ export type HealthGateVerdict =
   | { readonly enabled: true }
   | { readonly enabled: false; readonly reason: string };
 
-/** The shape `config.gate` takes. */
+/** The shape `config.gate` of `createFes` takes (structurally the orchestration's `ServiceGate`). */
 export type HealthServiceGate = (q: HealthGateQuery) => HealthGateVerdict;
 
 const ENABLED: HealthGateVerdict = { enabled: true };

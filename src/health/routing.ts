@@ -12,9 +12,15 @@ import type { HealthWindow } from "./window.js";
 
 /** A place a service can be bought: a country, its customer price, and the provider when there are several. */
 export interface HealthRouteCandidate {
+  /** The country as the statistics key it: the canonical id when resolved, else the raw code. */
   readonly country: string;
   readonly priceMinor: number;
   readonly provider?: string;
+  /**
+   * The provider's country code to buy with (what a router returns). Default for {@link createRouter} over
+   * records: the raw code most often recorded with this country (and provider); otherwise `country`.
+   */
+  readonly code?: string;
 }
 
 /**
@@ -39,6 +45,8 @@ export interface HealthRouteOptions {
 /** One ranked candidate. */
 export interface HealthRankedRoute {
   readonly country: string;
+  /** The candidate's `code`, or `country` when it has none. */
+  readonly code: string;
   readonly provider: string | null;
   readonly priceMinor: number;
   /** Received activations of the pair in the statistics. */
@@ -173,6 +181,7 @@ function rankWith(index: HistoryIndex, options: HealthRouteOptions): HealthRoute
     const expectedSuccess = known ? interval.lower : prior;
     ranked.push({
       country: c.country,
+      code: c.code ?? c.country,
       provider,
       priceMinor: c.priceMinor,
       successes,
@@ -213,7 +222,10 @@ export function rankCountries(stats: HealthStats, options: HealthRouteOptions): 
   return rankWith(new HistoryIndex(stats), options);
 }
 
-/** The shape `config.route` takes: the ordered country codes to try for a service, without the excluded ones. */
+/**
+ * The shape `config.route` of `createFes` takes (structurally the orchestration's `CountryRouter`): the ordered
+ * country codes to try for a service, without the excluded ones.
+ */
 export type HealthCountryRouter = (q: {
   readonly service: string;
   readonly excludeCountries: readonly string[];
@@ -237,27 +249,103 @@ function isHealthStats(x: unknown): x is HealthStats {
 }
 
 /**
+ * What records know and statistics do not: which raw service codes stand for a canonical service, and which raw
+ * country code (per provider) was sent for a canonical country. The orchestration asks with either spelling and
+ * buys with the raw country code.
+ */
+class CodeIndex {
+  private readonly services = new Map<string, Map<string, number>>();
+  private readonly countries = new Map<string, Map<string, Map<string, number>>>();
+
+  constructor(records: Iterable<ActivationRecord>, window: HealthWindow | undefined) {
+    for (const r of records) {
+      if (window !== undefined && (r.createdAtMs < window.fromMs || r.createdAtMs >= window.toMs)) continue;
+      if (r.service !== null && r.service !== r.serviceCode) count(this.services, r.serviceCode, r.service);
+      const key = r.country ?? r.countryCode;
+      let byProvider = this.countries.get(key);
+      if (byProvider === undefined) {
+        byProvider = new Map();
+        this.countries.set(key, byProvider);
+      }
+      count(byProvider, r.provider, r.countryCode);
+      count(byProvider, "", r.countryCode);
+    }
+  }
+
+  /** The canonical service a raw code stands for (the most frequent), or the input itself. */
+  canonicalService(service: string): string {
+    const m = this.services.get(service);
+    return m === undefined ? service : mostFrequent(m);
+  }
+
+  /** The raw country code most often sent for a country, by this provider when given. */
+  countryCode(country: string, provider: string | undefined): string | undefined {
+    const byProvider = this.countries.get(country);
+    const m = byProvider?.get(provider ?? "") ?? byProvider?.get("");
+    return m === undefined ? undefined : mostFrequent(m);
+  }
+}
+
+function count(map: Map<string, Map<string, number>>, key: string, value: string): void {
+  let m = map.get(key);
+  if (m === undefined) {
+    m = new Map();
+    map.set(key, m);
+  }
+  m.set(value, (m.get(value) ?? 0) + 1);
+}
+
+function mostFrequent(m: ReadonlyMap<string, number>): string {
+  let best = "";
+  let bestCount = -1;
+  for (const [value, n] of m) {
+    if (n > bestCount || (n === bestCount && value < best)) {
+      best = value;
+      bestCount = n;
+    }
+  }
+  return best;
+}
+
+/**
  * A router over a snapshot of history (records are summarised once, by service × country × provider): each call
- * ranks the service's candidates and returns their countries in order, each once, without `excludeCountries`.
+ * ranks the service's candidates and returns their country codes in order, each once.
+ *
+ * The orchestration may ask with the canonical service id or the raw code it sends, and may exclude countries by
+ * canonical id or raw code; both are understood. The codes returned are what the provider is sent: a candidate's
+ * `code`, else (over records) the raw country code recorded for that country, else the statistics' key.
  */
 export function createRouter(
   source: Iterable<ActivationRecord> | HealthStats,
   options: HealthRouterOptions = {},
 ): HealthCountryRouter {
-  const stats = isHealthStats(source)
-    ? source
-    : computeHealthStats(source, {
-        groupBy: ["service", "country", "provider"],
-        ...(options.window === undefined ? {} : { window: options.window }),
-      });
+  let stats: HealthStats;
+  let codes: CodeIndex | undefined;
+  if (isHealthStats(source)) {
+    stats = source;
+  } else {
+    const list = Array.isArray(source) ? (source as readonly ActivationRecord[]) : [...source];
+    stats = computeHealthStats(list, {
+      groupBy: ["service", "country", "provider"],
+      ...(options.window === undefined ? {} : { window: options.window }),
+    });
+    codes = new CodeIndex(list, options.window);
+  }
   const index = new HistoryIndex(stats);
   return ({ service, excludeCountries }) => {
+    const canonical = codes?.canonicalService(service) ?? service;
     const c = options.candidates;
-    const candidates = c === undefined ? index.candidates(service) : typeof c === "function" ? c(service) : c;
+    const given = c === undefined ? index.candidates(canonical) : typeof c === "function" ? c(service) : c;
     const excluded = new Set(excludeCountries);
+    const candidates: HealthRouteCandidate[] = [];
+    for (const x of given) {
+      const code = x.code ?? codes?.countryCode(x.country, x.provider) ?? x.country;
+      if (excluded.has(x.country) || excluded.has(code)) continue;
+      candidates.push({ ...x, code });
+    }
     const ranking = rankWith(index, {
-      service,
-      candidates: candidates.filter((x) => !excluded.has(x.country)),
+      service: canonical,
+      candidates,
       ...(options.gate === undefined ? {} : { gate: options.gate }),
       ...(options.confidence === undefined ? {} : { confidence: options.confidence }),
       ...(options.unknownSuccess === undefined ? {} : { unknownSuccess: options.unknownSuccess }),
@@ -265,9 +353,9 @@ export function createRouter(
     const seen = new Set<string>();
     const out: string[] = [];
     for (const r of ranking.ranked) {
-      if (seen.has(r.country)) continue;
-      seen.add(r.country);
-      out.push(r.country);
+      if (seen.has(r.code)) continue;
+      seen.add(r.code);
+      out.push(r.code);
     }
     return out;
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ActivationRecord } from "../../src/core/records.js";
+import type { CountryRouter, ServiceGate } from "../../src/fes/context.js";
 import { createServiceGate } from "../../src/health/gate.js";
 import { evaluateHealthPolicies } from "../../src/health/policies.js";
 import { createRouter, DEFAULT_UNKNOWN_SUCCESS, rankCountries } from "../../src/health/routing.js";
@@ -7,15 +8,19 @@ import { computeHealthStats } from "../../src/health/stats.js";
 import { wilson } from "../../src/health/wilson.js";
 import { DAY, many, T0 } from "./fixtures.js";
 
+/** The provider's raw country codes for the canonical ids (SMS-Activate style). */
+const RAW: Record<string, string> = { id: "6", ru: "0", kz: "2" };
+
 function history(
   country: string,
   successes: number,
   failures: number,
   extra: Partial<ActivationRecord> = {},
 ) {
+  const codes = { service: "telegram", serviceCode: "tg", country, countryCode: RAW[country] ?? country };
   return [
-    ...many(successes, { state: "received", service: "telegram", country, ...extra }),
-    ...many(failures, { state: "timeout", service: "telegram", country, ...extra }),
+    ...many(successes, { state: "received", ...codes, ...extra }),
+    ...many(failures, { state: "timeout", ...codes, ...extra }),
   ];
 }
 
@@ -121,31 +126,53 @@ describe("rankCountries", () => {
 });
 
 describe("createRouter", () => {
-  it("returns the ordered countries, each once, without the excluded ones (the retry after a timeout)", () => {
-    const route = createRouter(records, {
-      candidates: [
-        { country: "id", priceMinor: 100, provider: "hero" },
-        { country: "id", priceMinor: 100, provider: "unseen" },
-        { country: "ru", priceMinor: 100 },
-        { country: "kz", priceMinor: 100 },
-      ],
-    });
-    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["id", "ru", "kz"]);
-    expect(route({ service: "telegram", excludeCountries: ["id"] })).toEqual(["ru", "kz"]);
+  const candidates = [
+    { country: "id", priceMinor: 100, provider: "hero" },
+    { country: "id", priceMinor: 100, provider: "unseen" },
+    { country: "ru", priceMinor: 100 },
+    { country: "kz", priceMinor: 100 },
+  ];
+
+  it("returns the provider's country codes in order, each once", () => {
+    const route = createRouter(records, { candidates });
+    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["6", "0", "2"]);
+  });
+
+  it("understands the raw service code and excludes by canonical id or raw code (the retry after a timeout)", () => {
+    const route = createRouter(records, { candidates });
+    expect(route({ service: "tg", excludeCountries: [] })).toEqual(["6", "0", "2"]);
+    expect(route({ service: "tg", excludeCountries: ["id"] })).toEqual(["0", "2"]);
+    expect(route({ service: "telegram", excludeCountries: ["6", "0"] })).toEqual(["2"]);
+  });
+
+  it("returns a candidate's explicit code", () => {
+    const route = createRouter(records, { candidates: [{ country: "ru", priceMinor: 1, code: "russia" }] });
+    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["russia"]);
   });
 
   it("derives candidates from history at the mean price when none are given, and honours the gate", () => {
     const gate = createServiceGate(evaluateHealthPolicies(records, { nowMs: T0 + DAY }).decisions);
-    const route = createRouter(stats, { gate });
-    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["id", "ru"]);
-    expect(route({ service: "nothing", excludeCountries: [] })).toEqual([]);
+    expect(createRouter(records, { gate })({ service: "tg", excludeCountries: [] })).toEqual(["6", "0"]);
+    // Statistics alone do not know the raw codes: the router returns their keys.
+    expect(createRouter(stats, { gate })({ service: "telegram", excludeCountries: [] })).toEqual([
+      "id",
+      "ru",
+    ]);
+    expect(createRouter(stats, { gate })({ service: "nothing", excludeCountries: [] })).toEqual([]);
   });
 
   it("takes candidates per service from a function", () => {
     const route = createRouter(records, {
       candidates: (service) => (service === "telegram" ? [{ country: "ru", priceMinor: 1 }] : []),
     });
-    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["ru"]);
+    expect(route({ service: "telegram", excludeCountries: [] })).toEqual(["0"]);
     expect(route({ service: "google", excludeCountries: [] })).toEqual([]);
+  });
+
+  it("fits the orchestration's config.gate and config.route shapes", () => {
+    const gate: ServiceGate = createServiceGate([]);
+    const route: CountryRouter = createRouter([], {});
+    expect(gate({ service: "x", country: "y" })).toEqual({ enabled: true });
+    expect(route({ service: "x", excludeCountries: [] })).toEqual([]);
   });
 });
