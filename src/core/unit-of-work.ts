@@ -59,11 +59,17 @@ function toStorageFailure(e: unknown): StorageFailure {
   return errors.storageFailure(message, code);
 }
 
-/** A stable JSON rendering (sorted keys) used as an idempotency fingerprint. */
+/** A stable JSON rendering (sorted keys, `undefined` members left out) used as an idempotency fingerprint. */
 export function fingerprint(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? "null" : fingerprint(v))).join(",")}]`;
+  const record = value as Record<string, unknown>;
+  let out = "";
+  for (const key of Object.keys(record).sort()) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += `${out === "" ? "" : ","}${JSON.stringify(key)}:${fingerprint(v)}`;
+  }
+  return `{${out}}`;
 }

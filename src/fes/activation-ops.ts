@@ -20,7 +20,7 @@ import { invariant } from "../core/invariant.js";
 import type { ActivationRecord } from "../core/records.js";
 import { readStorage } from "../core/unit-of-work.js";
 import type { ProviderFailure, Quote } from "../provider/port.js";
-import type { StorageTx } from "../storage/port.js";
+import type { Loaded } from "../storage/port.js";
 import type { UnitPlan } from "../wallet/unit-plan.js";
 import { callProvider, type FesContext, parseInput, providerError, runMoneyUnit } from "./context.js";
 import { activationActionInput, buyActivationInput, codeInput } from "./schemas.js";
@@ -83,16 +83,17 @@ export function activationOperations(ctx: FesContext) {
       walletIds: [activation.walletId],
       unitKey: `${activation.id}@step`,
       actor,
-      compute: (plan, tx) => applyEvent(plan, tx, activation.id, event),
+      load: { activationId: activation.id },
+      compute: (plan, loaded) => applyEvent(plan, loaded, activation.id, event),
     }).andThen((o) => (o.replayed ? load(activation.id) : okAsync(o.value)));
 
-  const applyEvent = async (
+  const applyEvent = (
     plan: UnitPlan,
-    tx: StorageTx,
+    loaded: Loaded,
     activationId: string,
     event: ActivationEvent,
-  ): Promise<Result<ActivationRecord, ActivationNotFound | TransitionNotAllowed | TooEarlyToCancel>> => {
-    const a = await tx.getActivation(activationId);
+  ): Result<ActivationRecord, ActivationNotFound | TransitionNotAllowed | TooEarlyToCancel> => {
+    const a = loaded.activation;
     if (a === undefined) return err(errors.activationNotFound(activationId));
     plan.rekey(`${a.id}@v${a.version}`);
     const t = transitionActivation(a, event, {
@@ -106,7 +107,7 @@ export function activationOperations(ctx: FesContext) {
     for (const effect of effects) {
       switch (effect.type) {
         case "hold.settle": {
-          const hold = await tx.getHold(effect.holdId);
+          const hold = loaded.holds.find((h) => h.id === effect.holdId);
           invariant(hold !== undefined, `activation ${a.id} has no hold ${effect.holdId}`);
           const settled = plan.settle(hold, effect.amountMinor);
           invariant(settled.isOk(), `activation ${a.id}: hold ${hold.id} could not be resolved`);
@@ -311,14 +312,11 @@ export function activationOperations(ctx: FesContext) {
     walletIds: [req.walletId],
     unitKey: `${activationId}@v0`,
     actor,
-    compute: async (
+    compute: (
       plan: UnitPlan,
-      _tx: StorageTx,
-      wallets: ReadonlyMap<string, { currency: string }>,
-    ): Promise<
-      Result<{ activationId: string }, WalletNotFound | InsufficientFunds | ProviderUnavailable>
-    > => {
-      const w = wallets.get(req.walletId);
+      loaded: Loaded,
+    ): Result<{ activationId: string }, WalletNotFound | InsufficientFunds | ProviderUnavailable> => {
+      const w = loaded.wallets.find((x) => x.id === req.walletId);
       if (w === undefined) return err(errors.walletNotFound(req.walletId));
       // A replayed key never gets here without an offer; a first call always has one.
       if (offer === null) return err(errors.providerUnavailable("purchase state lost: retry"));

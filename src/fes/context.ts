@@ -15,7 +15,7 @@ import { fingerprint, runUnit } from "../core/unit-of-work.js";
 import type { PricingFunction } from "../policy/pricing.js";
 import type { RefundPolicy } from "../policy/refund.js";
 import type { Provider, ProviderFailure, ProviderResult } from "../provider/port.js";
-import type { Storage, StorageTx } from "../storage/port.js";
+import type { Loaded, LoadRequest, Storage } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
 
 /** Decides whether a service×country may be sold (health policies plug in here). */
@@ -85,8 +85,10 @@ export interface MoneyUnit<T, E> {
   /** Deterministic and unique per logical step; prefixes every row written. */
   readonly unitKey: string;
   readonly actor: string;
-  /** The decision: reads under the locks, changes the plan, returns the result to store and return. */
-  compute(plan: UnitPlan, tx: StorageTx, wallets: ReadonlyMap<string, WalletRecord>): Promise<Result<T, E>>;
+  /** What to read under the locks besides the wallets and the idempotency record. */
+  readonly load?: Omit<LoadRequest, "walletIds" | "idempotencyKey">;
+  /** The decision, pure: from what was loaded, changes the plan and returns the result to store and return. */
+  compute(plan: UnitPlan, loaded: Loaded): Result<T, E>;
 }
 
 /** A result of {@link runMoneyUnit}: the value, and whether it was replayed from the idempotency record. */
@@ -107,17 +109,21 @@ export function runMoneyUnit<T, E>(
   const print = fingerprint(unit.request);
   const nowMs = ctx.clock.now();
   return runUnit(ctx.storage, async (tx): Promise<Result<UnitOutcome<T>, E | IdempotencyConflict>> => {
-    const locked = await tx.lockWallets(unit.walletIds);
+    const loaded = await tx.load({
+      walletIds: unit.walletIds,
+      ...(unit.idempotencyKey === null ? {} : { idempotencyKey: unit.idempotencyKey }),
+      ...unit.load,
+    });
     if (unit.idempotencyKey !== null) {
-      const stored = await tx.getIdempotency(unit.idempotencyKey);
+      const stored = loaded.idempotency;
       if (stored !== undefined) {
         return stored.operation === unit.operation && stored.fingerprint === print
           ? ok({ value: stored.result as T, replayed: true })
           : err(errors.idempotencyConflict(unit.idempotencyKey));
       }
     }
-    const plan = new UnitPlan(unit.unitKey, nowMs, unit.actor, unit.idempotencyKey, locked);
-    const result = await unit.compute(plan, tx, new Map(locked.map((w) => [w.id, w])));
+    const plan = new UnitPlan(unit.unitKey, nowMs, unit.actor, unit.idempotencyKey, loaded.wallets);
+    const result = unit.compute(plan, loaded);
     if (result.isErr()) return err(result.error);
     const idempotency =
       unit.idempotencyKey === null
@@ -135,11 +141,8 @@ export function runMoneyUnit<T, E>(
 }
 
 /** Finds a locked wallet or returns `wallet_not_found`. */
-export function lockedWallet(
-  wallets: ReadonlyMap<string, WalletRecord>,
-  walletId: string,
-): Result<WalletRecord, WalletNotFound> {
-  const w = wallets.get(walletId);
+export function lockedWallet(loaded: Loaded, walletId: string): Result<WalletRecord, WalletNotFound> {
+  const w = loaded.wallets.find((x) => x.id === walletId);
   return w === undefined ? err(errors.walletNotFound(walletId)) : ok(w);
 }
 

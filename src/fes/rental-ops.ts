@@ -19,7 +19,7 @@ import type { RentalRecord } from "../core/records.js";
 import { fingerprint, readStorage } from "../core/unit-of-work.js";
 import type { Quote } from "../provider/port.js";
 import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
-import type { StorageTx } from "../storage/port.js";
+import type { Loaded } from "../storage/port.js";
 import type { UnitPlan } from "../wallet/unit-plan.js";
 import { callProvider, type FesContext, parseInput, providerError, runMoneyUnit } from "./context.js";
 import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
@@ -47,14 +47,14 @@ export function rentalOperations(ctx: FesContext) {
       r === undefined ? errAsync(errors.rentalNotFound(rentalId)) : okAsync(r),
     );
 
-  const applyEvent = async (
+  const applyEvent = (
     plan: UnitPlan,
-    tx: StorageTx,
+    loaded: Loaded,
     rentalId: string,
     event: RentalEvent,
     freeze?: { holdId: string; amountMinor: number },
-  ): Promise<Result<RentalRecord, RentalNotFound | TransitionNotAllowed | InsufficientFunds>> => {
-    const r = await tx.getRental(rentalId);
+  ): Result<RentalRecord, RentalNotFound | TransitionNotAllowed | InsufficientFunds> => {
+    const r = loaded.rental;
     if (r === undefined) return err(errors.rentalNotFound(rentalId));
     plan.rekey(`${r.id}@v${r.version}`);
     const t = transitionRental(r, event, {
@@ -73,7 +73,7 @@ export function rentalOperations(ctx: FesContext) {
       if (frozen.isErr()) return err(frozen.error);
     }
     for (const effect of t.value.effects) {
-      const hold = await tx.getHold(effect.holdId);
+      const hold = loaded.holds.find((h) => h.id === effect.holdId);
       invariant(hold !== undefined, `rental ${r.id} has no hold ${effect.holdId}`);
       invariant(
         plan.settle(hold, effect.amountMinor).isOk(),
@@ -108,8 +108,9 @@ export function rentalOperations(ctx: FesContext) {
       walletIds: [rental.walletId],
       unitKey: `${rental.id}@step`,
       actor,
-      compute: async (plan, tx) => {
-        const r = await applyEvent(plan, tx, rental.id, event);
+      load: { rentalId: rental.id },
+      compute: (plan, loaded) => {
+        const r = applyEvent(plan, loaded, rental.id, event);
         invariant(
           r.isOk() || r.error.type !== "insufficient_funds",
           "a rental step without a freeze cannot lack funds",
@@ -206,7 +207,7 @@ export function rentalOperations(ctx: FesContext) {
                   walletIds: [req.walletId],
                   unitKey: `${rentalId}@v0`,
                   actor,
-                  compute: async (plan) => {
+                  compute: (plan) => {
                     const holdId = rentalHoldId(rentalId, 0);
                     const frozen = plan.freeze(req.walletId, {
                       id: holdId,
@@ -315,27 +316,21 @@ export function rentalOperations(ctx: FesContext) {
                   walletIds: [r.walletId],
                   unitKey: `${r.id}@extend`,
                   actor,
-                  compute: async (
+                  load: { rentalId: r.id },
+                  compute: (
                     plan: UnitPlan,
-                    tx: StorageTx,
-                  ): Promise<
-                    Result<
-                      { rentalId: string; holdId: string },
-                      ProviderUnavailable | RentalNotFound | TransitionNotAllowed | InsufficientFunds
-                    >
+                    loaded: Loaded,
+                  ): Result<
+                    { rentalId: string; holdId: string },
+                    ProviderUnavailable | RentalNotFound | TransitionNotAllowed | InsufficientFunds
                   > => {
                     if (p === null) return err(errors.providerUnavailable("extension state lost: retry"));
-                    return (
-                      await applyEvent(
-                        plan,
-                        tx,
-                        r.id,
-                        { type: "extend_requested", holdId, hours: req.hours, priceMinor: p.priceMinor },
-                        {
-                          holdId,
-                          amountMinor: p.priceMinor,
-                        },
-                      )
+                    return applyEvent(
+                      plan,
+                      loaded,
+                      r.id,
+                      { type: "extend_requested", holdId, hours: req.hours, priceMinor: p.priceMinor },
+                      { holdId, amountMinor: p.priceMinor },
                     ).map(() => ({ rentalId: r.id, holdId }));
                   },
                 });

@@ -16,7 +16,7 @@ import {
 import { manualHoldId } from "../core/ids.js";
 import type { HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
 import { readStorage, runUnit } from "../core/unit-of-work.js";
-import type { StorageTx } from "../storage/port.js";
+import type { Loaded } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
 import { type FesContext, lockedWallet, parseInput, runMoneyUnit } from "./context.js";
 import {
@@ -116,8 +116,8 @@ export function walletOperations(ctx: FesContext) {
       walletIds: [request.walletId],
       unitKey: `idem:${request.idempotencyKey}`,
       actor: request.actor ?? "platform",
-      compute: async (plan, _tx, wallets) =>
-        lockedWallet(wallets, request.walletId)
+      compute: (plan, loaded) =>
+        lockedWallet(loaded, request.walletId)
           .andThen((w) => checkCurrency(w, request.currency))
           .andThen((w) =>
             plan.post(
@@ -142,13 +142,14 @@ export function walletOperations(ctx: FesContext) {
   /** Resolves a manual hold under its wallet's lock: settles `amount(hold)` and releases the rest. */
   const resolveManualHold =
     (holdId: string, amount: (hold: HoldRecord) => number) =>
-    async (
+    (
       plan: UnitPlan,
-      tx: StorageTx,
-    ): Promise<
-      Result<HoldResolutionResult, HoldNotFound | HoldNotOpen | SettleExceedsHold | TransitionNotAllowed>
+      loaded: Loaded,
+    ): Result<
+      HoldResolutionResult,
+      HoldNotFound | HoldNotOpen | SettleExceedsHold | TransitionNotAllowed
     > => {
-      const hold = await tx.getHold(holdId);
+      const hold = loaded.holds.find((h) => h.id === holdId);
       if (hold === undefined) return err(errors.holdNotFound(holdId));
       if (hold.ownerType !== "manual") {
         return err(errors.transitionNotAllowed(`${hold.ownerType}_hold`, "manual_resolution"));
@@ -176,7 +177,7 @@ export function walletOperations(ctx: FesContext) {
     }): ResultAsync<WalletBalance, InvalidInput | WalletExists | StorageFailure> {
       return parseInput(createWalletInput, input).asyncAndThen((req) =>
         runUnit(ctx.storage, async (tx): Promise<Result<WalletBalance, WalletExists>> => {
-          const [existing] = await tx.lockWallets([req.walletId]);
+          const [existing] = (await tx.load({ walletIds: [req.walletId] })).wallets;
           if (existing !== undefined) {
             return existing.currency === req.currency
               ? ok(balanceOf(existing))
@@ -315,8 +316,8 @@ export function walletOperations(ctx: FesContext) {
           walletIds: [req.walletId],
           unitKey: `idem:${req.idempotencyKey}`,
           actor: req.actor ?? "platform",
-          compute: async (plan, _tx, wallets) =>
-            lockedWallet(wallets, req.walletId)
+          compute: (plan, loaded) =>
+            lockedWallet(loaded, req.walletId)
               .andThen((w) => checkCurrency(w, req.currency))
               .andThen((w) =>
                 plan.freeze(w.id, {
@@ -353,6 +354,7 @@ export function walletOperations(ctx: FesContext) {
             request: req,
             idempotencyKey: req.idempotencyKey,
             walletIds: [walletId],
+            load: { holdIds: [req.holdId] },
             unitKey: `idem:${req.idempotencyKey}`,
             actor: req.actor ?? "platform",
             compute: resolveManualHold(req.holdId, (hold) => req.amountMinor ?? hold.amountMinor),
@@ -370,6 +372,7 @@ export function walletOperations(ctx: FesContext) {
             request: req,
             idempotencyKey: req.idempotencyKey,
             walletIds: [walletId],
+            load: { holdIds: [req.holdId] },
             unitKey: `idem:${req.idempotencyKey}`,
             actor: req.actor ?? "platform",
             compute: resolveManualHold(req.holdId, () => 0),

@@ -56,16 +56,27 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
   const openRentals = new Set<string>();
   let commits = 0;
 
-  let tail: Promise<unknown> = Promise.resolve();
-  /** Runs `task` after every task queued before it: the global lock. */
-  const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = tail.then(task, task);
-    tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  // The global lock: one unit of work at a time, handed over in arrival order.
+  let busy = false;
+  const waiting: (() => void)[] = [];
+  const unlock = () => {
+    const next = waiting.shift();
+    if (next === undefined) busy = false;
+    else next();
   };
+  /** Runs `task` holding the lock. */
+  const exclusive = async <T>(task: () => Promise<T>): Promise<T> => {
+    if (busy) await new Promise<void>((resolve) => waiting.push(resolve));
+    else busy = true;
+    try {
+      return await task();
+    } finally {
+      unlock();
+    }
+  };
+  /** Runs a read when no unit of work is running, so it only ever sees committed data. */
+  const committed = <T>(read: () => T): Promise<T> =>
+    busy ? exclusive(async () => read()) : Promise.resolve(read());
 
   const providerKey = (provider: string, id: string) => `${provider}\u0000${id}`;
 
@@ -144,7 +155,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       set(idempotency, i.key, deepFreeze({ ...i, result: JSON.parse(JSON.stringify(i.result ?? null)) }));
     }
     for (const a of plan.audit ?? []) {
-      audit.push(deepFreeze(JSON.parse(JSON.stringify(a)) as AuditRecord));
+      audit.push(Object.freeze({ ...a }));
       auditIds.add(a.id);
       undo.push(() => {
         audit.pop();
@@ -248,11 +259,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     list.sort((a, b) => a.createdAtMs - b.createdAtMs || compareBytes(a.id, b.id));
 
   const read: StorageReader = {
-    getWallet: (id) => exclusive(async () => wallets.get(id)),
-    listWallets: () => exclusive(async () => sortedById(wallets.values())),
-    getHold: (id) => exclusive(async () => holds.get(id)),
+    getWallet: (id) => committed(() => wallets.get(id)),
+    listWallets: () => committed(() => sortedById(wallets.values())),
+    getHold: (id) => committed(() => holds.get(id)),
     listHolds: (filter = {}) =>
-      exclusive(async () =>
+      committed(() =>
         sortedById(
           [...holds.values()].filter(
             (h) =>
@@ -261,14 +272,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           ),
         ),
       ),
-    getActivation: (id) => exclusive(async () => activations.get(id)),
+    getActivation: (id) => committed(() => activations.get(id)),
     findActivationByProviderId: (provider, providerActivationId) =>
-      exclusive(async () => {
+      committed(() => {
         const id = activationByProviderId.get(providerKey(provider, providerActivationId));
         return id === undefined ? undefined : activations.get(id);
       }),
     listActivations: (filter = {}) =>
-      exclusive(async () =>
+      committed(() =>
         byCreation(
           [...activations.values()].filter(
             (a) =>
@@ -277,9 +288,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           ),
         ),
       ),
-    getRental: (id) => exclusive(async () => rentals.get(id)),
+    getRental: (id) => committed(() => rentals.get(id)),
     listRentals: (filter = {}) =>
-      exclusive(async () =>
+      committed(() =>
         byCreation(
           [...rentals.values()].filter(
             (r) =>
@@ -289,7 +300,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         ),
       ),
     listTransfers: (filter = {}) =>
-      exclusive(async () => {
+      committed(() => {
         const source =
           filter.accountId === undefined ? transfers : (transfersByAccount.get(filter.accountId) ?? []);
         const afterSeq = filter.afterSeq ?? 0;
@@ -298,13 +309,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           filter.limit === undefined ? source.length : Math.min(source.length, start + filter.limit);
         return source.slice(start, end);
       }),
-    getIdempotency: (key) => exclusive(async () => idempotency.get(key)),
+    getIdempotency: (key) => committed(() => idempotency.get(key)),
     listAudit: (filter = {}) =>
-      exclusive(async () =>
+      committed(() =>
         filter.subjectId === undefined ? [...audit] : audit.filter((a) => a.subjectId === filter.subjectId),
       ),
     listDue: ({ nowMs, pendingBeforeMs, limit }) =>
-      exclusive(async (): Promise<DueWork> => {
+      committed((): DueWork => {
         const open = byCreation([...openActivations].map((id) => activations.get(id)!));
         const openR = byCreation([...openRentals].map((id) => rentals.get(id)!));
         return {
@@ -335,28 +346,33 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           if (!open) throw new Error("the unit of work has ended: its transaction handle cannot be used");
         };
         const tx: StorageTx = {
-          lockWallets: async (ids) => {
+          load: async (request) => {
             live();
-            return [...new Set(ids)].sort(compareBytes).flatMap((id) => {
+            const walletIds = [...new Set(request.walletIds)].sort(compareBytes);
+            const lockedWallets: WalletRecord[] = [];
+            for (const id of walletIds) {
               const w = wallets.get(id);
-              return w === undefined ? [] : [w];
-            });
-          },
-          getIdempotency: async (key) => {
-            live();
-            return idempotency.get(key);
-          },
-          getHold: async (id) => {
-            live();
-            return holds.get(id);
-          },
-          getActivation: async (id) => {
-            live();
-            return activations.get(id);
-          },
-          getRental: async (id) => {
-            live();
-            return rentals.get(id);
+              if (w !== undefined) lockedWallets.push(w);
+            }
+            const activation =
+              request.activationId === undefined ? undefined : activations.get(request.activationId);
+            const rental = request.rentalId === undefined ? undefined : rentals.get(request.rentalId);
+            const holdIds = new Set(request.holdIds);
+            if (activation !== undefined) holdIds.add(activation.holdId);
+            if (rental !== undefined) for (const p of rental.periods) holdIds.add(p.holdId);
+            const loadedHolds: HoldRecord[] = [];
+            for (const id of [...holdIds].sort(compareBytes)) {
+              const h = holds.get(id);
+              if (h !== undefined) loadedHolds.push(h);
+            }
+            return {
+              wallets: lockedWallets,
+              idempotency:
+                request.idempotencyKey === undefined ? undefined : idempotency.get(request.idempotencyKey),
+              activation,
+              rental,
+              holds: loadedHolds,
+            };
           },
           apply: async (plan) => {
             live();

@@ -9,7 +9,15 @@ import type {
   WalletRecord,
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
-import type { CommitPlan, DueWork, Storage, StorageReader, StorageTx } from "../storage/port.js";
+import type {
+  CommitPlan,
+  DueWork,
+  Loaded,
+  LoadRequest,
+  Storage,
+  StorageReader,
+  StorageTx,
+} from "../storage/port.js";
 import {
   activationColumns,
   auditColumns,
@@ -67,6 +75,7 @@ class Statements {
   readonly listWallets: string;
   readonly getIdempotency: string;
   readonly getHold: string;
+  readonly loadHolds: string;
   readonly getActivation: string;
   readonly findActivationByProviderId: string;
   readonly getRental: string;
@@ -84,6 +93,7 @@ class Statements {
     this.listWallets = `${from(walletColumns, "wallets")} ORDER BY id COLLATE "C"`;
     this.getIdempotency = `${from(idempotencyColumns, "idempotency_keys")} WHERE key = $1`;
     this.getHold = `${from(holdColumns, "holds")} WHERE id = $1`;
+    this.loadHolds = `${from(holdColumns, "holds")} WHERE id = ANY($1::text[]) OR owner_id = ANY($2::text[]) ORDER BY id COLLATE "C"`;
     this.getActivation = `${from(activationColumns, "activations")} WHERE id = $1`;
     this.findActivationByProviderId = `${from(activationColumns, "activations")} WHERE provider = $1 AND provider_activation_id = $2 ORDER BY created_at_ms, id COLLATE "C" LIMIT 1`;
     this.getRental = `${from(rentalColumns, "rentals")} WHERE id = $1`;
@@ -180,6 +190,22 @@ class PgUnitOfWork implements StorageTx {
   async getRental(id: string): Promise<RentalRecord | undefined> {
     const [row] = (await this.query(this.sql.getRental, [id])).rows;
     return row === undefined ? undefined : readRow(rentalColumns, row);
+  }
+
+  async load(request: LoadRequest): Promise<Loaded> {
+    const wallets = await this.lockWallets(request.walletIds);
+    const idempotency =
+      request.idempotencyKey === undefined ? undefined : await this.getIdempotency(request.idempotencyKey);
+    const activation =
+      request.activationId === undefined ? undefined : await this.getActivation(request.activationId);
+    const rental = request.rentalId === undefined ? undefined : await this.getRental(request.rentalId);
+    const owners = [request.activationId, request.rentalId].filter((id): id is string => id !== undefined);
+    const holdIds = request.holdIds ?? [];
+    const holds =
+      owners.length === 0 && holdIds.length === 0
+        ? []
+        : (await this.query(this.sql.loadHolds, [holdIds, owners])).rows.map((r) => readRow(holdColumns, r));
+    return { wallets, idempotency, activation, rental, holds };
   }
 
   async apply(plan: CommitPlan): Promise<void> {

@@ -10,11 +10,12 @@ import type {
 } from "../core/records.js";
 
 /**
- * The storage port. An adapter implements a handful of domain-shaped reads and one write, `apply`, which takes
- * the whole commit plan of a unit of work so that a database adapter can write it in one round trip.
+ * The storage port. Inside a unit of work an adapter implements one read that takes the locks (`load`) and one
+ * write (`apply`) that takes the whole commit plan, so a database adapter serves a unit of work in two round
+ * trips. Outside, a handful of domain-shaped reads.
  *
- * Units of work follow one shape: lock the wallets involved, read what the decision needs, compute a plan with a
- * pure function, apply it. The core never writes outside `apply`.
+ * Units of work follow one shape: load (lock the wallets involved, read what the decision needs), compute a plan
+ * with a pure function, apply it. The core never writes outside `apply`.
  */
 export interface Storage {
   /**
@@ -29,36 +30,60 @@ export interface Storage {
   readonly read: StorageReader;
 }
 
-/** The operations available inside a unit of work. */
+/**
+ * The operations available inside a unit of work: one read that takes the locks, one write. A unit of work is
+ * `load` → a pure decision → `apply`, so a database adapter can serve it in two round trips (`BEGIN` + the load,
+ * then the commit plan + `COMMIT`).
+ */
 export interface StorageTx {
   /**
-   * Locks the given customer wallets, in the byte order of their ids, until the unit of work ends, and returns the
-   * ones that exist (missing ids are simply absent from the result, in sorted order). Locking the same wallet twice
-   * in one unit of work is allowed.
+   * Locks the requested customer wallets, in the byte order of their ids (`COLLATE "C"`), until the unit of work
+   * ends, and reads, under those locks, everything the decision needs: the idempotency record, the activation
+   * or rental, and the holds asked for by id plus every hold owned by that activation or rental. Missing rows
+   * are simply absent (`undefined`, or left out of the lists). Callers always request the wallet that owns what
+   * they read: that lock is what serializes changes to it. May be called more than once per unit of work.
    */
-  lockWallets(ids: readonly string[]): Promise<readonly WalletRecord[]>;
-  /** The stored idempotency record for `key`, or `undefined`. */
-  getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
-  /** The hold, or `undefined`. Callers lock the hold's wallet first; that lock is what serializes its resolution. */
-  getHold(id: string): Promise<HoldRecord | undefined>;
-  /** The activation, or `undefined`. Callers lock its wallet first. */
-  getActivation(id: string): Promise<ActivationRecord | undefined>;
-  /** The rental, or `undefined`. Callers lock its wallet first. */
-  getRental(id: string): Promise<RentalRecord | undefined>;
+  load(request: LoadRequest): Promise<Loaded>;
   /**
-   * Applies a commit plan. Every guard must hold or nothing of the plan is written and the call rejects with a
-   * {@link StorageConflictError}; the unit of work is then rolled back whole. Guards:
+   * Applies a commit plan. Every guard must hold or nothing of the plan is written and the unit of work fails
+   * with a {@link StorageConflictError} — from this call, or (an adapter may defer the write to the commit, to
+   * send both in one round trip) from `transaction` itself; either way it is rolled back whole. Guards:
    * - `createWallets`: the id is new;
    * - `walletDeltas`: the wallet exists, and after the delta `balance ≥ 0`, `frozen ≥ 0` and `balance − frozen ≥ 0`;
    * - `transfers`: the id is new; `seq` is assigned by the storage;
    * - `openHolds`: the id is new;
    * - `resolveHolds`: the hold is `open` (a conditional update: a second resolution misses);
    * - `activations` / `rentals`: `expectedVersion: null` inserts (the id is new), a number updates only when the
-   *   stored version equals it; the stored version becomes the record's `version`;
+   *   stored version equals it; the stored version becomes the previous one plus one;
    * - `idempotency`: the key is new;
    * - `audit`: append only.
+   * A `load` after an `apply` in the same unit of work sees the applied writes.
    */
   apply(plan: CommitPlan): Promise<void>;
+}
+
+/** What a unit of work locks and reads. */
+export interface LoadRequest {
+  /** Customer wallets to lock (platform account ids, starting with `@`, are ignored). */
+  readonly walletIds: readonly string[];
+  readonly idempotencyKey?: string;
+  /** Loads the activation and the holds it owns. */
+  readonly activationId?: string;
+  /** Loads the rental and the holds it owns. */
+  readonly rentalId?: string;
+  /** Holds to load by id. */
+  readonly holdIds?: readonly string[];
+}
+
+/** What `load` returns. */
+export interface Loaded {
+  /** The locked wallets that exist, in byte order of their ids. */
+  readonly wallets: readonly WalletRecord[];
+  readonly idempotency: IdempotencyRecord | undefined;
+  readonly activation: ActivationRecord | undefined;
+  readonly rental: RentalRecord | undefined;
+  /** The holds requested by id and those owned by the activation or rental, ordered by id, each once. */
+  readonly holds: readonly HoldRecord[];
 }
 
 /** Everything one unit of work writes. */

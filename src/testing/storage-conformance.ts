@@ -139,11 +139,53 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
   });
 
   return [
-    check("lockWallets returns the existing wallets in byte order of their ids", async (s) => {
+    check("load locks the existing wallets in byte order of their ids and skips the missing", async (s) => {
       await applyPlan(s, { createWallets: [wallet("b"), wallet("a"), wallet("B"), wallet("é")] });
-      const locked = await s.transaction((tx) => tx.lockWallets(["é", "b", "missing", "a", "B", "a"]));
-      expect(locked.map((w) => w.id)).toEqual(["B", "a", "b", "é"]);
+      const loaded = await s.transaction((tx) =>
+        tx.load({ walletIds: ["é", "b", "missing", "a", "B", "a", "@revenue:USD"] }),
+      );
+      expect(loaded.wallets.map((w) => w.id)).toEqual(["B", "a", "b", "é"]);
+      expect(loaded).toMatchObject({
+        idempotency: undefined,
+        activation: undefined,
+        rental: undefined,
+        holds: [],
+      });
     }),
+
+    check(
+      "load reads the idempotency record, the activation or rental with the holds it owns, and holds by id",
+      async (s) => {
+        await applyPlan(s, {
+          createWallets: [wallet("w1", 0, 0)],
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 200, frozenDeltaMinor: 110 }],
+          transfers: [transfer("t1", "w1", 200, 200)],
+          openHolds: [
+            { ...hold("hold:a1", "w1", 50), ownerType: "activation", ownerId: "a1" },
+            { ...hold("m1", "w1", 60) },
+          ],
+          activations: [{ record: activation("a1"), expectedVersion: null }],
+          idempotency: { key: "k", operation: "op", fingerprint: "f", result: { ok: true }, createdAtMs: T0 },
+        });
+        const loaded = await s.transaction((tx) =>
+          tx.load({ walletIds: ["w1"], idempotencyKey: "k", activationId: "a1", holdIds: ["m1", "nope"] }),
+        );
+        expect(loaded.wallets.map((w) => [w.id, w.balanceMinor, w.frozenMinor])).toEqual([["w1", 200, 110]]);
+        expect(loaded.idempotency?.result).toEqual({ ok: true });
+        expect(loaded.activation?.id).toBe("a1");
+        expect(loaded.holds.map((h) => h.id)).toEqual(["hold:a1", "m1"]);
+        // A load after an apply in the same unit of work sees the applied writes.
+        const after = await s.transaction(async (tx) => {
+          await tx.load({ walletIds: ["w1"] });
+          await tx.apply({
+            walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 1, frozenDeltaMinor: 0 }],
+            transfers: [transfer("t2", "w1", 1, 201)],
+          });
+          return tx.load({ walletIds: ["w1"] });
+        });
+        expect(after.wallets[0]?.balanceMinor).toBe(201);
+      },
+    ),
 
     check("a wallet id is unique", async (s) => {
       await applyPlan(s, { createWallets: [wallet("w1")] });

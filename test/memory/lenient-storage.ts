@@ -53,14 +53,25 @@ export function createLenientStorage(): Storage {
   };
 
   const tx: StorageTx = {
-    lockWallets: async (ids) => {
+    load: async (request) => {
       await tick();
-      return [...new Set(ids)].sort().flatMap((id) => (wallets.has(id) ? [wallets.get(id)!] : []));
+      const activation =
+        request.activationId === undefined ? undefined : activations.get(request.activationId);
+      const rental = request.rentalId === undefined ? undefined : rentals.get(request.rentalId);
+      const holdIds = [
+        ...(request.holdIds ?? []),
+        ...(activation ? [activation.holdId] : []),
+        ...(rental?.periods.map((p) => p.holdId) ?? []),
+      ];
+      return {
+        wallets: request.walletIds.flatMap((id) => (wallets.has(id) ? [wallets.get(id)!] : [])),
+        idempotency:
+          request.idempotencyKey === undefined ? undefined : idempotency.get(request.idempotencyKey),
+        activation,
+        rental,
+        holds: holdIds.flatMap((id) => (holds.has(id) ? [holds.get(id)!] : [])),
+      };
     },
-    getIdempotency: async (key) => idempotency.get(key),
-    getHold: async (id) => holds.get(id),
-    getActivation: async (id) => activations.get(id),
-    getRental: async (id) => rentals.get(id),
     apply,
   };
 
