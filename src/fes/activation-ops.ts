@@ -328,7 +328,7 @@ export function activationOperations(ctx: FesContext) {
         ownerId: activationId,
       });
       if (frozen.isErr()) return err(frozen.error);
-      const names = canonical(req.service, offer.country);
+      const names = ctx.resolveCodes?.({ provider: caps.name, service: req.service, country: offer.country });
       const record: ActivationRecord = {
         id: activationId,
         walletId: req.walletId,
@@ -336,8 +336,8 @@ export function activationOperations(ctx: FesContext) {
         providerActivationId: null,
         serviceCode: req.service,
         countryCode: offer.country,
-        service: names.service === req.service && ctx.resolveCodes === undefined ? null : names.service,
-        country: names.country === offer.country && ctx.resolveCodes === undefined ? null : names.country,
+        service: names?.service ?? null,
+        country: names?.country ?? null,
         state: "pending",
         phone: null,
         priceMinor: offer.priceMinor,
@@ -366,10 +366,36 @@ export function activationOperations(ctx: FesContext) {
     },
   });
 
+  /**
+   * After a timeout, buys once more on the router's next best country (key `<id>:retry`, `retryOf` set): the
+   * customer pays for at most one success, as the timed-out activation was released. `null` when not applicable.
+   */
+  const retryAfterTimeout = (
+    a: ActivationRecord,
+  ): ResultAsync<ActivationRecord | null, BuyActivationError> => {
+    if (!ctx.retryOnTimeout || a.state !== "timeout" || a.retryOf !== null) return okAsync(null);
+    const next = ctx.route?.({
+      service: a.service ?? a.serviceCode,
+      excludeCountries: [a.country ?? a.countryCode, a.countryCode],
+    })[0];
+    if (next === undefined) return okAsync(null);
+    return buyActivation(
+      {
+        walletId: a.walletId,
+        service: a.serviceCode,
+        country: next,
+        idempotencyKey: `${a.id}:retry`,
+        actor: "system:retry",
+      },
+      a,
+    );
+  };
+
   return {
     step,
     load,
     buyActivation,
+    retryAfterTimeout,
 
     /**
      * Records a code (from a poll or a webhook). Duplicates are ignored; a code after the activation ended is
@@ -403,7 +429,13 @@ export function activationOperations(ctx: FesContext) {
           .andThen((status): ResultAsync<ActivationRecord, ActivationStepError | ProviderUnavailable> => {
             if (status.state === "code") return step(a, { type: "code", code: status.code }, "system:poll");
             if (status.state === "ended" && a.state === "waiting") {
-              return step(a, { type: "provider_ended", reason: "provider_ended" }, "system:poll");
+              // Ended at or after our deadline is a timeout, and a timeout is retried whoever notices it first.
+              return step(a, { type: "provider_ended", reason: "provider_ended" }, "system:poll").andThen(
+                (ended) =>
+                  retryAfterTimeout(ended)
+                    .map(() => ended)
+                    .orElse(() => okAsync(ended)),
+              );
             }
             return okAsync(a);
           });

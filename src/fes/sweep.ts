@@ -67,27 +67,8 @@ export function sweeper(
     }
     if (stepped.value.state !== "timeout") return;
     report.timedOut++;
-    if (ctx.retryOnTimeout && stepped.value.retryOf === null) await retry(stepped.value, report);
-  };
-
-  /** Buys once more on the next best country; the customer pays for at most one success (the first was released). */
-  const retry = async (a: ActivationRecord, report: Counter) => {
-    const next = ctx.route?.({
-      service: a.service ?? a.serviceCode,
-      excludeCountries: [a.country ?? a.countryCode, a.countryCode],
-    })[0];
-    if (next === undefined) return;
-    const bought = await activations.buyActivation(
-      {
-        walletId: a.walletId,
-        service: a.serviceCode,
-        country: next,
-        idempotencyKey: `${a.id}:retry`,
-        actor: "system:retry",
-      },
-      a,
-    );
-    if (bought.isOk()) report.retried++;
+    const retried = await activations.retryAfterTimeout(stepped.value);
+    if (retried.isOk() && retried.value !== null) report.retried++;
   };
 
   const reconcileActivation = async (

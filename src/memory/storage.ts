@@ -152,7 +152,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     }
     if (plan.idempotency !== undefined) {
       const i = plan.idempotency;
-      set(idempotency, i.key, deepFreeze({ ...i, result: JSON.parse(JSON.stringify(i.result ?? null)) }));
+      set(
+        idempotency,
+        i.key,
+        Object.freeze({ ...i, result: frozenJson(i.result ?? null, `idempotency ${i.key}`) }),
+      );
     }
     for (const a of plan.audit ?? []) {
       audit.push(Object.freeze({ ...a }));
@@ -411,6 +415,25 @@ function lowerBound(list: readonly TransferRecord[], afterSeq: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Checks in one pass that a value survives a JSON round trip unchanged (what a `jsonb` column would store) and
+ * freezes it. Throws for anything else — `undefined` members, non-finite numbers, dates, class instances — as
+ * the database adapter would store something different from what was returned.
+ */
+function frozenJson<T>(value: T, where: string): T {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") {
+    if (Number.isFinite(value)) return value;
+  } else if (Array.isArray(value)) {
+    for (const v of value) frozenJson(v, where);
+    return Object.freeze(value);
+  } else if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const key in value) frozenJson((value as Record<string, unknown>)[key], where);
+    return Object.freeze(value);
+  }
+  throw new TypeError(`${where}: not JSON-safe: ${String(value)}`);
 }
 
 function deepFreeze<T>(value: T): T {
