@@ -2,9 +2,9 @@
  * FES cycles per second on PostgreSQL: freeze → settle, each step one unit of work through the adapter (lock the
  * wallet, read what the step needs, apply the commit plan), with 1, 8 and 32 concurrent workers, over 1,000
  * wallets and over one hot wallet. Baselines on the same throwaway server in the same run, writing the same rows
- * (wallet counters, hold, settle transfer, idempotency row) in one transaction per step:
+ * (wallet counters, hold, settle transfer, idempotency row, audit rows) in one transaction per step:
  * - floor: one hand-written statement per step (data-modifying CTEs, autocommit): one round trip, the minimum;
- * - naive: the same rows as separate statements inside BEGIN … COMMIT (five or six round trips).
+ * - naive: the same reads and rows as separate statements inside BEGIN … COMMIT (8 and 11 round trips).
  */
 import pg from "pg";
 import { createPostgresStorage, migrate, type PoolLike } from "../src/postgres/index.js";
@@ -15,17 +15,22 @@ import { startThrowawayServer } from "../test/postgres/throwaway-server.js";
 const WORKER_COUNTS = [1, 8, 32];
 const CYCLES = Number(process.env.FES_BENCH_PG_CYCLES ?? 600);
 const MANY_WALLETS = 1_000;
+/** Messages per naive cycle: BEGIN, 2 reads, 4 writes, COMMIT; BEGIN, 3 reads, 6 writes, COMMIT. */
+const NAIVE_TRIPS = 8 + 11;
 const FUNDS = 1_000_000_000;
 
 type Cycle = (walletId: string, n: string) => Promise<void>;
 
-/** The adapter: two units of work per cycle, written as the core writes them. */
+/** The adapter: two units of work per cycle, written as the core writes them (load → decide → apply). */
 function adapterCycle(storage: Storage): Cycle {
   return async (walletId, n) => {
     const holdId = `hold:${n}`;
     await storage.transaction(async (tx) => {
-      await tx.lockWallets([walletId]);
-      if ((await tx.getIdempotency(`f:${n}`)) !== undefined) return;
+      const loaded = await tx.load({ walletIds: [walletId], idempotencyKey: `f:${n}` });
+      if (loaded.idempotency !== undefined) return;
+      const w = loaded.wallets[0];
+      if (w === undefined || w.balanceMinor - w.frozenMinor < 100)
+        throw new Error("bench: insufficient funds");
       await tx.apply({
         walletDeltas: [{ walletId, balanceDeltaMinor: 0, frozenDeltaMinor: 100 }],
         openHolds: [
@@ -49,19 +54,33 @@ function adapterCycle(storage: Storage): Cycle {
           result: { holdId },
           createdAtMs: 1,
         },
+        audit: [
+          {
+            id: `f:${n}#a0`,
+            atMs: 1,
+            actor: "platform",
+            action: "hold.freeze",
+            subjectType: "hold",
+            subjectId: holdId,
+            before: null,
+            after: { amountMinor: 100, walletId },
+            idempotencyKey: `f:${n}`,
+          },
+        ],
       });
     });
     await storage.transaction(async (tx) => {
-      const [w] = await tx.lockWallets([walletId]);
-      if ((await tx.getIdempotency(`s:${n}`)) !== undefined) return;
-      const hold = await tx.getHold(holdId);
+      const loaded = await tx.load({ walletIds: [walletId], idempotencyKey: `s:${n}`, holdIds: [holdId] });
+      if (loaded.idempotency !== undefined) return;
+      const [w] = loaded.wallets;
+      const [hold] = loaded.holds;
       if (w === undefined || hold?.state !== "open") throw new Error("bench: hold not open");
       await tx.apply({
         walletDeltas: [{ walletId, balanceDeltaMinor: -100, frozenDeltaMinor: -100 }],
         resolveHolds: [{ holdId, state: "settled", settledMinor: 100, resolvedAtMs: 2 }],
         transfers: [
           {
-            id: `t:${n}`,
+            id: `s:${n}#t0`,
             seq: 0,
             kind: "settle",
             debitAccountId: walletId,
@@ -83,18 +102,50 @@ function adapterCycle(storage: Storage): Cycle {
           result: { holdId },
           createdAtMs: 2,
         },
+        audit: [
+          {
+            id: `s:${n}#a0`,
+            atMs: 2,
+            actor: "platform",
+            action: "wallet.settle",
+            subjectType: "wallet",
+            subjectId: walletId,
+            before: { balanceMinor: w.balanceMinor },
+            after: { balanceMinor: w.balanceMinor - 100 },
+            idempotencyKey: `s:${n}`,
+          },
+          {
+            id: `s:${n}#a1`,
+            atMs: 2,
+            actor: "platform",
+            action: "hold.settle",
+            subjectType: "hold",
+            subjectId: holdId,
+            before: { state: "open" },
+            after: { state: "settled", settledMinor: 100, releasedMinor: 0 },
+            idempotencyKey: `s:${n}`,
+          },
+        ],
       });
     });
   };
 }
 
+/*
+ * The floor: the same rows as the adapter (wallet counters, hold, settle transfer, idempotency row, audit rows),
+ * one hand-written statement per step in autocommit: the wallet update is the lock, the idempotency insert the
+ * replay guard (ON CONFLICT DO NOTHING), and every other write hangs off the rows those return.
+ */
 const FLOOR_FREEZE = `WITH w AS (
   UPDATE sms_fes.wallets SET frozen_minor = frozen_minor + 100, version = version + 1
   WHERE id = $1 AND balance_minor - frozen_minor >= 100 RETURNING id),
+i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
+  SELECT $4, 'freeze', 'x', jsonb_build_object('holdId', $2::text), 1 FROM w RETURNING 1),
 h AS (INSERT INTO sms_fes.holds (id, wallet_id, currency, amount_minor, state, owner_type, owner_id, created_at_ms)
   SELECT $2, id, 'USD', 100, 'open', 'manual', $3, 1 FROM w RETURNING 1),
-i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
-  SELECT $4, 'freeze', 'x', '{}', 1 FROM w RETURNING 1)
+a AS (INSERT INTO sms_fes.audit_trail (id, at_ms, actor, action, subject_type, subject_id, before, after, idempotency_key)
+  SELECT $4 || '#a0', 1, 'platform', 'hold.freeze', 'hold', $2, NULL, jsonb_build_object('amountMinor', 100, 'walletId', id), $4
+  FROM w RETURNING 1)
 SELECT count(*) FROM w`;
 
 const FLOOR_SETTLE = `WITH h AS (
@@ -106,24 +157,35 @@ t AS (INSERT INTO sms_fes.transfers (id, kind, debit_account_id, credit_account_
   wallet_balance_after_minor, hold_id, operation_id, created_at_ms)
   SELECT $3, 'settle', id, '@revenue:USD', 100, 'USD', id, balance_minor, $2, $4, 2 FROM w RETURNING 1),
 i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
-  SELECT $5, 'settle', 'x', '{}', 2 FROM w RETURNING 1)
+  SELECT $5, 'settle', 'x', jsonb_build_object('holdId', $2::text), 2 FROM w RETURNING 1),
+a AS (INSERT INTO sms_fes.audit_trail (id, at_ms, actor, action, subject_type, subject_id, before, after, idempotency_key)
+  SELECT $5 || '#a0', 2, 'platform', 'wallet.settle', 'wallet', id, jsonb_build_object('balanceMinor', balance_minor + 100),
+    jsonb_build_object('balanceMinor', balance_minor), $5 FROM w
+  UNION ALL
+  SELECT $5 || '#a1', 2, 'platform', 'hold.settle', 'hold', $2, '{"state":"open"}',
+    '{"state":"settled","settledMinor":100,"releasedMinor":0}', $5 FROM w
+  RETURNING 1)
 SELECT count(*) FROM w`;
 
 /** The floor: one statement per step, in autocommit (its own transaction). */
 function floorCycle(pool: PoolLike): Cycle {
   return async (walletId, n) => {
     await pool.query(FLOOR_FREEZE, [walletId, `hold:${n}`, n, `f:${n}`]);
-    await pool.query(FLOOR_SETTLE, [walletId, `hold:${n}`, `t:${n}`, n, `s:${n}`]);
+    await pool.query(FLOOR_SETTLE, [walletId, `hold:${n}`, `s:${n}#t0`, n, `s:${n}`]);
   };
 }
 
-/** The naive hand-written version: lock, then one statement per row, in BEGIN … COMMIT. */
+const AUDIT_INSERT =
+  "INSERT INTO sms_fes.audit_trail (id, at_ms, actor, action, subject_type, subject_id, before, after, idempotency_key) VALUES ($1, $2, 'platform', $3, $4, $5, $6, $7, $8)";
+
+/** The naive hand-written version: lock and read, then one statement per row, in BEGIN … COMMIT. */
 function naiveCycle(pool: pg.Pool): Cycle {
   return async (walletId, n) => {
     const c = await pool.connect();
     try {
       await c.query("BEGIN");
       await c.query("SELECT 1 FROM sms_fes.wallets WHERE id = $1 FOR UPDATE", [walletId]);
+      await c.query("SELECT 1 FROM sms_fes.idempotency_keys WHERE key = $1", [`f:${n}`]);
       await c.query(
         "UPDATE sms_fes.wallets SET frozen_minor = frozen_minor + 100, version = version + 1 WHERE id = $1",
         [walletId],
@@ -133,27 +195,61 @@ function naiveCycle(pool: pg.Pool): Cycle {
         [`hold:${n}`, walletId, n],
       );
       await c.query(
-        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'freeze', 'x', '{}', 1)",
-        [`f:${n}`],
+        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'freeze', 'x', $2, 1)",
+        [`f:${n}`, { holdId: `hold:${n}` }],
       );
+      await c.query(AUDIT_INSERT, [
+        `f:${n}#a0`,
+        1,
+        "hold.freeze",
+        "hold",
+        `hold:${n}`,
+        null,
+        { amountMinor: 100, walletId },
+        `f:${n}`,
+      ]);
       await c.query("COMMIT");
       await c.query("BEGIN");
+      await c.query("SELECT 1 FROM sms_fes.wallets WHERE id = $1 FOR UPDATE", [walletId]);
+      await c.query("SELECT 1 FROM sms_fes.idempotency_keys WHERE key = $1", [`s:${n}`]);
+      await c.query("SELECT state FROM sms_fes.holds WHERE id = $1", [`hold:${n}`]);
       const { rows } = await c.query(
         "UPDATE sms_fes.wallets SET balance_minor = balance_minor - 100, frozen_minor = frozen_minor - 100, version = version + 1 WHERE id = $1 RETURNING balance_minor",
         [walletId],
       );
+      const after = Number(rows[0].balance_minor);
       await c.query(
         "UPDATE sms_fes.holds SET state = 'settled', settled_minor = 100, resolved_at_ms = 2 WHERE id = $1 AND state = 'open'",
         [`hold:${n}`],
       );
       await c.query(
         "INSERT INTO sms_fes.transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency, wallet_id, wallet_balance_after_minor, hold_id, operation_id, created_at_ms) VALUES ($1, 'settle', $2, '@revenue:USD', 100, 'USD', $2, $3, $4, $5, 2)",
-        [`t:${n}`, walletId, rows[0].balance_minor, `hold:${n}`, n],
+        [`s:${n}#t0`, walletId, after, `hold:${n}`, n],
       );
       await c.query(
-        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'settle', 'x', '{}', 2)",
-        [`s:${n}`],
+        "INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms) VALUES ($1, 'settle', 'x', $2, 2)",
+        [`s:${n}`, { holdId: `hold:${n}` }],
       );
+      await c.query(AUDIT_INSERT, [
+        `s:${n}#a0`,
+        2,
+        "wallet.settle",
+        "wallet",
+        walletId,
+        { balanceMinor: after + 100 },
+        { balanceMinor: after },
+        `s:${n}`,
+      ]);
+      await c.query(AUDIT_INSERT, [
+        `s:${n}#a1`,
+        2,
+        "hold.settle",
+        "hold",
+        `hold:${n}`,
+        { state: "open" },
+        { state: "settled", settledMinor: 100, releasedMinor: 0 },
+        `s:${n}`,
+      ]);
       await c.query("COMMIT");
     } catch (error) {
       await c.query("ROLLBACK");
@@ -207,7 +303,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
 
     const lines = [
       `${CYCLES} freeze→settle cycles per cell; cycles/s (ratio floor/adapter: how many times slower the adapter is)`,
-      `round trips per cycle: adapter ${adapterTrips} (freeze 4, settle 5), floor 2, naive 12`,
+      `round trips per cycle: adapter ${adapterTrips} (freeze 2, settle 2), floor 2, naive ${NAIVE_TRIPS}`,
     ];
     let run = 0;
     for (const [label, wallets] of [

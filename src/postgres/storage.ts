@@ -30,7 +30,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
-import { asConflict, isRetryable } from "./errors.js";
+import { asConflict, isRetryable, sqlState } from "./errors.js";
 import { planStatement } from "./plan.js";
 import {
   lastResult,
@@ -39,7 +39,7 @@ import {
   type Queryable,
   type QueryResultLike,
 } from "./queryable.js";
-import { inlineParameters, quoteIdent } from "./sql.js";
+import { inlineParameters, quoteIdent, quoteLiteral } from "./sql.js";
 
 /** The schema the migrations create when none is given. */
 export const DEFAULT_SCHEMA = "sms_fes";
@@ -70,12 +70,15 @@ const BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /** The schema-qualified statements of one storage, built once. */
 class Statements {
-  readonly lockWallets: string;
+  readonly selectWallets: string;
+  readonly selectIdempotency: string;
+  readonly selectActivation: string;
+  readonly selectRental: string;
+  readonly selectHolds: string;
   readonly getWallet: string;
   readonly listWallets: string;
   readonly getIdempotency: string;
   readonly getHold: string;
-  readonly loadHolds: string;
   readonly getActivation: string;
   readonly findActivationByProviderId: string;
   readonly getRental: string;
@@ -88,12 +91,15 @@ class Statements {
     const s = schema;
     const from = <T>(columns: Columns<T>, table: string) =>
       `SELECT ${selectList(columns)} FROM ${s}.${table}`;
-    this.lockWallets = `${from(walletColumns, "wallets")} WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`;
+    this.selectWallets = from(walletColumns, "wallets");
+    this.selectIdempotency = from(idempotencyColumns, "idempotency_keys");
+    this.selectActivation = from(activationColumns, "activations");
+    this.selectRental = from(rentalColumns, "rentals");
+    this.selectHolds = from(holdColumns, "holds");
     this.getWallet = `${from(walletColumns, "wallets")} WHERE id = $1`;
     this.listWallets = `${from(walletColumns, "wallets")} ORDER BY id COLLATE "C"`;
     this.getIdempotency = `${from(idempotencyColumns, "idempotency_keys")} WHERE key = $1`;
     this.getHold = `${from(holdColumns, "holds")} WHERE id = $1`;
-    this.loadHolds = `${from(holdColumns, "holds")} WHERE id = ANY($1::text[]) OR owner_id = ANY($2::text[]) ORDER BY id COLLATE "C"`;
     this.getActivation = `${from(activationColumns, "activations")} WHERE id = $1`;
     this.findActivationByProviderId = `${from(activationColumns, "activations")} WHERE provider = $1 AND provider_activation_id = $2 ORDER BY created_at_ms, id COLLATE "C" LIMIT 1`;
     this.getRental = `${from(rentalColumns, "rentals")} WHERE id = $1`;
@@ -123,15 +129,52 @@ async function one<T>(
   return row === undefined ? undefined : readRow(columns, row);
 }
 
+/** Every result of a message, in statement order (`pg` answers a single statement with one result, not a list). */
+function allResults(result: QueryResultLike | QueryResultLike[]): QueryResultLike[] {
+  return Array.isArray(result) ? result : [result];
+}
+
 /**
- * One unit of work on one connection. Its first statement travels with `BEGIN` in a single simple-protocol
- * message (parameters inlined as literals), so a unit of work costs: 1 round trip for BEGIN + its first
- * statement, 1 per further read, 1 for `apply`, 1 for COMMIT. A unit of work that touches nothing costs none.
+ * Whether an error may have cut the connection before its answer arrived, so the outcome of what was sent is
+ * unknown: a connection failure (no SQLSTATE, or class 08), a server shutting the session down (57P0x), or any
+ * error the server sent as FATAL or PANIC. Any other database error is an ERROR answer on a live connection:
+ * the statement failed, the statements after it in the same message were skipped, and nothing committed.
+ */
+export function isLostAnswer(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code === undefined) return true;
+  if (code.startsWith("08") || code.startsWith("57P")) return true;
+  const severity = (error as { readonly severity?: unknown }).severity;
+  return severity === "FATAL" || severity === "PANIC";
+}
+
+/** The parts of a {@link LoadRequest} that need a statement, in the order they are sent. */
+interface LoadParts {
+  readonly wallets: boolean;
+  readonly idempotency: boolean;
+  readonly activation: boolean;
+  readonly rental: boolean;
+  readonly holds: boolean;
+}
+
+/**
+ * One unit of work on one connection, in two round trips:
+ * 1. `BEGIN` and the whole `load` in one simple-protocol message (values inlined as escaped literals): the wallet
+ *    lock first (`FOR UPDATE`, ordered `COLLATE "C"`), then one SELECT each for the idempotency record, the
+ *    activation, the rental and the holds. Each statement of a READ COMMITTED transaction takes a fresh snapshot,
+ *    so the reads after the lock see everything the previous holder of the lock committed.
+ * 2. `apply` only builds the commit plan's statement; it travels with `COMMIT` in one message at the end of
+ *    `transaction`. A statement that fails makes PostgreSQL skip the rest of the message, so COMMIT never runs
+ *    after a failed plan. A `load` after an `apply` sends the pending plan first, in the same message.
+ * A unit of work that only reads waits for one round trip: its COMMIT (or ROLLBACK) is sent as it returns, and the
+ * connection goes back to the pool once that is answered. A unit of work that touches nothing costs none.
  */
 class PgUnitOfWork implements StorageTx {
   /** The first database error of this unit of work; after one, PostgreSQL has aborted the transaction. */
   failure: unknown;
   begun = false;
+  /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
+  readonly pending: string[] = [];
   private ended = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -140,75 +183,96 @@ class PgUnitOfWork implements StorageTx {
     private readonly sql: Statements,
   ) {}
 
-  /** Ends the unit of work: later calls are bugs. Resolves once every statement sent has been answered. */
+  /** Ends the unit of work: later calls are bugs. Resolves once every message sent has been answered. */
   async end(): Promise<void> {
     this.ended = true;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private query(text: string, values: unknown[]): Promise<QueryResultLike> {
-    if (this.ended) return Promise.reject(new Error("the unit of work has already ended"));
-    let sent: Promise<QueryResultLike | QueryResultLike[]>;
-    if (this.begun) {
-      sent = this.client.query(text, values);
-    } else {
-      this.begun = true;
-      sent = this.client.query(`${BEGIN}; ${inlineParameters(text, values)}`);
-    }
-    const answered = sent.then(lastResult, (error: unknown) => {
-      if (this.failure === undefined) this.failure = error;
-      throw asConflict(error) ?? error;
-    });
+  private live(): void {
+    if (this.ended) throw new Error("the unit of work has already ended");
+  }
+
+  /** Sends `statements` as one simple-protocol message, `BEGIN` first when the transaction has not begun. */
+  private send(statements: readonly string[]): Promise<QueryResultLike[]> {
+    const begin = !this.begun;
+    this.begun = true;
+    const text = (begin ? [BEGIN, ...statements] : statements).join(";\n");
+    const answered = this.client.query(text).then(
+      (result) => allResults(result).slice(begin ? 1 : 0),
+      (error: unknown) => {
+        if (this.failure === undefined) this.failure = error;
+        throw asConflict(error) ?? error;
+      },
+    );
     const tracked = answered.finally(() => this.inFlight.delete(tracked));
     tracked.catch(() => {});
     this.inFlight.add(tracked);
     return answered;
   }
 
-  async lockWallets(ids: readonly string[]): Promise<readonly WalletRecord[]> {
-    const customer = [...new Set(ids)].filter((id) => !isPlatformAccountId(id));
-    if (customer.length === 0) return [];
-    const result = await this.query(this.sql.lockWallets, [customer]);
-    return result.rows.map((r) => readRow(walletColumns, r));
-  }
-
-  async getIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
-    const [row] = (await this.query(this.sql.getIdempotency, [key])).rows;
-    return row === undefined ? undefined : readRow(idempotencyColumns, row);
-  }
-
-  async getHold(id: string): Promise<HoldRecord | undefined> {
-    const [row] = (await this.query(this.sql.getHold, [id])).rows;
-    return row === undefined ? undefined : readRow(holdColumns, row);
-  }
-
-  async getActivation(id: string): Promise<ActivationRecord | undefined> {
-    const [row] = (await this.query(this.sql.getActivation, [id])).rows;
-    return row === undefined ? undefined : readRow(activationColumns, row);
-  }
-
-  async getRental(id: string): Promise<RentalRecord | undefined> {
-    const [row] = (await this.query(this.sql.getRental, [id])).rows;
-    return row === undefined ? undefined : readRow(rentalColumns, row);
-  }
-
   async load(request: LoadRequest): Promise<Loaded> {
-    const wallets = await this.lockWallets(request.walletIds);
-    const idempotency =
-      request.idempotencyKey === undefined ? undefined : await this.getIdempotency(request.idempotencyKey);
-    const activation =
-      request.activationId === undefined ? undefined : await this.getActivation(request.activationId);
-    const rental = request.rentalId === undefined ? undefined : await this.getRental(request.rentalId);
-    const owners = [request.activationId, request.rentalId].filter((id): id is string => id !== undefined);
-    const holdIds = request.holdIds ?? [];
-    const holds =
-      owners.length === 0 && holdIds.length === 0
-        ? []
-        : (await this.query(this.sql.loadHolds, [holdIds, owners])).rows.map((r) => readRow(holdColumns, r));
-    return { wallets, idempotency, activation, rental, holds };
+    this.live();
+    if (this.failure !== undefined) throw asConflict(this.failure) ?? this.failure;
+    const walletIds = [...new Set(request.walletIds)].filter((id) => !isPlatformAccountId(id));
+    const owners: string[] = [];
+    if (request.activationId !== undefined)
+      owners.push(`(owner_type = 'activation' AND owner_id = ${quoteLiteral(request.activationId)})`);
+    if (request.rentalId !== undefined)
+      owners.push(`(owner_type = 'rental' AND owner_id = ${quoteLiteral(request.rentalId)})`);
+    const holdIds = [...new Set(request.holdIds ?? [])];
+    const parts: LoadParts = {
+      wallets: walletIds.length > 0,
+      idempotency: request.idempotencyKey !== undefined,
+      activation: request.activationId !== undefined,
+      rental: request.rentalId !== undefined,
+      holds: owners.length > 0 || holdIds.length > 0,
+    };
+    const statements = [...this.pending];
+    this.pending.length = 0;
+    const flushed = statements.length;
+    const q = this.sql;
+    if (parts.wallets)
+      statements.push(
+        `${q.selectWallets} WHERE id = ANY(${literalArray(walletIds)}) ORDER BY id COLLATE "C" FOR UPDATE`,
+      );
+    if (request.idempotencyKey !== undefined)
+      statements.push(`${q.selectIdempotency} WHERE key = ${quoteLiteral(request.idempotencyKey)}`);
+    if (request.activationId !== undefined)
+      statements.push(`${q.selectActivation} WHERE id = ${quoteLiteral(request.activationId)}`);
+    if (request.rentalId !== undefined)
+      statements.push(`${q.selectRental} WHERE id = ${quoteLiteral(request.rentalId)}`);
+    if (parts.holds) {
+      const where = holdIds.length > 0 ? [`id = ANY(${literalArray(holdIds)})`, ...owners] : owners;
+      statements.push(`${q.selectHolds} WHERE ${where.join(" OR ")} ORDER BY id COLLATE "C"`);
+    }
+    const empty: Loaded = {
+      wallets: [],
+      idempotency: undefined,
+      activation: undefined,
+      rental: undefined,
+      holds: [],
+    };
+    if (statements.length === 0) return empty;
+    const results = (await this.send(statements)).slice(flushed);
+    let next = 0;
+    const take = (wanted: boolean) => (wanted ? (results[next++]?.rows ?? []) : []);
+    const wallets = take(parts.wallets).map((r) => readRow(walletColumns, r));
+    const [idem] = take(parts.idempotency);
+    const [act] = take(parts.activation);
+    const [rent] = take(parts.rental);
+    const holds = take(parts.holds).map((r) => readRow(holdColumns, r));
+    return {
+      wallets,
+      idempotency: idem === undefined ? undefined : readRow(idempotencyColumns, idem),
+      activation: act === undefined ? undefined : readRow(activationColumns, act),
+      rental: rent === undefined ? undefined : readRow(rentalColumns, rent),
+      holds,
+    };
   }
 
   async apply(plan: CommitPlan): Promise<void> {
+    this.live();
     let statement: ReturnType<typeof planStatement>;
     try {
       statement = planStatement(plan, this.sql.schema);
@@ -218,8 +282,14 @@ class PgUnitOfWork implements StorageTx {
       throw error;
     }
     if (statement === undefined) return;
-    await this.query(statement.text, statement.values);
+    // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
+    this.pending.push(inlineParameters(statement.text, statement.values));
   }
+}
+
+/** `ARRAY['a', 'b']::text[]`. */
+function literalArray(values: readonly string[]): string {
+  return `ARRAY[${values.map(quoteLiteral).join(", ")}]::text[]`;
 }
 
 /** Reads outside any unit of work, each one statement on the pool. */
@@ -380,6 +450,24 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     };
     client.on?.("error", onError);
     let destroy = false;
+    /** Set when the connection is handed back by a message still in flight (see `finish`). */
+    let handedOff = false;
+    const release = (broken: boolean) => {
+      client.removeListener?.("error", onError);
+      client.release(broken || lost !== undefined ? true : undefined);
+    };
+    /**
+     * Ends a transaction that wrote nothing without waiting for the answer: the result does not depend on it (an
+     * ended, read-only or rolled-back transaction has no effect to lose), and the connection goes back to the pool
+     * only once it is answered, so nobody else can use it inside this transaction.
+     */
+    const finish = (text: "COMMIT" | "ROLLBACK") => {
+      handedOff = true;
+      client.query(text).then(
+        () => release(false),
+        () => release(true),
+      );
+    };
     const tx = new PgUnitOfWork(client, sql);
     try {
       let value: T | undefined;
@@ -393,33 +481,41 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       }
       await tx.end();
       if (!rejected && tx.failure === undefined) {
-        if (!tx.begun) return { retry: false, value: value as T };
-        let committed: QueryResultLike & { readonly command?: unknown };
+        if (tx.pending.length === 0) {
+          if (tx.begun) finish("COMMIT");
+          return { retry: false, value: value as T };
+        }
+        // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded.
+        const text = [...(tx.begun ? [] : [BEGIN]), ...tx.pending, "COMMIT"].join(";\n");
+        let results: QueryResultLike[];
         try {
-          committed = lastResult(await client.query("COMMIT"));
+          results = allResults(await client.query(text));
         } catch (error) {
-          // The outcome of a COMMIT whose answer is lost is unknown: the connection goes, the error surfaces.
-          destroy = true;
+          if (lost !== undefined || isLostAnswer(error)) {
+            // The answer is lost, so the outcome is unknown (COMMIT may have run): the connection goes, the
+            // error surfaces as it is. Never retried: the core reconciles through its idempotency keys.
+            destroy = true;
+            throw error;
+          }
+          // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
+          // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
+          finish("ROLLBACK");
           if (isRetryable(error)) return { retry: true, error };
-          throw error;
+          throw asConflict(error) ?? error;
         }
         // COMMIT of an aborted transaction answers ROLLBACK instead of failing: never report that as success.
-        if (committed.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+        const committed = results[results.length - 1] as
+          | (QueryResultLike & { readonly command?: unknown })
+          | undefined;
+        if (committed?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
         return { retry: false, value: value as T };
       }
-      if (tx.begun) {
-        try {
-          await client.query("ROLLBACK");
-        } catch {
-          destroy = true;
-        }
-      }
+      if (tx.begun) finish("ROLLBACK");
       if (isRetryable(tx.failure)) return { retry: true, error: tx.failure };
       if (rejected) throw rejection;
       throw asConflict(tx.failure) ?? tx.failure;
     } finally {
-      client.removeListener?.("error", onError);
-      client.release(destroy || lost !== undefined ? true : undefined);
+      if (!handedOff) release(destroy);
     }
   }
 

@@ -54,7 +54,7 @@ describe("wallets and transfers", () => {
     const id = await funded(500);
     expect(await storage.read.getWallet(id)).toEqual(wallet(id, { balanceMinor: 500, version: 2 }));
     await storage.transaction(async (tx) => {
-      await tx.lockWallets([id]);
+      await tx.load({ walletIds: [id] });
       await tx.apply({
         walletDeltas: [
           { walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 100 },
@@ -69,10 +69,22 @@ describe("wallets and transfers", () => {
     const ids = ["zeta", "Alpha", "éclair", "_x", "a\u{1F600}", "a\uFFFD"].map((s) => fresh(s));
     await storage.transaction((tx) => tx.apply({ createWallets: ids.map((id) => wallet(id)) }));
     const locked = await storage.transaction((tx) =>
-      tx.lockWallets([...ids, "missing", "@revenue:USD", ids[0]!]),
+      tx.load({ walletIds: [...ids, "missing", "@revenue:USD", ids[0]!] }),
     );
-    expect(locked.map((w) => w.id)).toEqual([...ids].sort(compareBytes));
-    expect(await storage.transaction((tx) => tx.lockWallets([]))).toEqual([]);
+    expect(locked.wallets.map((w) => w.id)).toEqual([...ids].sort(compareBytes));
+    expect(locked).toMatchObject({
+      idempotency: undefined,
+      activation: undefined,
+      rental: undefined,
+      holds: [],
+    });
+    expect(await storage.transaction((tx) => tx.load({ walletIds: [] }))).toEqual({
+      wallets: [],
+      idempotency: undefined,
+      activation: undefined,
+      rental: undefined,
+      holds: [],
+    });
   });
 
   it("assigns increasing seqs in plan order and pages transfers by account", async () => {
@@ -184,7 +196,7 @@ describe("holds", () => {
       transfers: [settleTransfer(fresh("t"), id, h.id, 40)],
     };
     await storage.transaction(async (tx) => {
-      expect(await tx.getHold(h.id)).toEqual(h);
+      expect((await tx.load({ walletIds: [id], holdIds: [h.id] })).holds).toEqual([h]);
       await tx.apply(settle);
     });
     expect(await storage.read.getHold(h.id)).toEqual({
@@ -240,7 +252,7 @@ describe("activations and rentals", () => {
     const pid = fresh("p");
     const waiting = { ...a, state: "waiting" as const, providerActivationId: pid, issuedAtMs: 11_000 };
     await storage.transaction(async (tx) => {
-      expect(await tx.getActivation(a.id)).toEqual(a);
+      expect((await tx.load({ walletIds: [a.walletId], activationId: a.id })).activation).toEqual(a);
       await tx.apply({ activations: [{ record: waiting, expectedVersion: 1 }] });
     });
     expect(await storage.read.getActivation(a.id)).toEqual({ ...waiting, version: 2 });
@@ -289,7 +301,7 @@ describe("activations and rentals", () => {
     expect(await storage.read.listRentals({ walletId: wid, states: ["active"] })).toEqual([r2]);
     const paid = { ...r1, periods: [{ ...r1.periods[0]!, state: "paid" as const }], messageCount: 2 };
     await storage.transaction(async (tx) => {
-      expect(await tx.getRental(r1.id)).toEqual(r1);
+      expect((await tx.load({ walletIds: [wid], rentalId: r1.id })).rental).toEqual(r1);
       await tx.apply({ rentals: [{ record: paid, expectedVersion: 1 }] });
     });
     expect(await storage.read.getRental(r1.id)).toEqual({ ...paid, version: 2 });
@@ -373,13 +385,15 @@ describe("idempotency and audit", () => {
       idempotencyKey: i === 1 ? null : key,
     }));
     await storage.transaction(async (tx) => {
-      expect(await tx.getIdempotency(key)).toBeUndefined();
+      expect((await tx.load({ walletIds: [], idempotencyKey: key })).idempotency).toBeUndefined();
       await tx.apply({
         idempotency: { key, operation: "op", fingerprint: "fp", result: "just a string", createdAtMs: 7 },
         audit: rows,
       });
     });
-    expect(await storage.transaction((tx) => tx.getIdempotency(key))).toMatchObject({
+    expect(
+      (await storage.transaction((tx) => tx.load({ walletIds: [], idempotencyKey: key }))).idempotency,
+    ).toMatchObject({
       result: "just a string",
     });
     expect(await storage.read.listAudit({ subjectId: subject })).toEqual(rows);
@@ -394,7 +408,7 @@ describe("transactions", () => {
     const boom = new Error("boom");
     await expect(
       storage.transaction(async (tx) => {
-        await tx.lockWallets([id]);
+        await tx.load({ walletIds: [id] });
         await tx.apply({ walletDeltas: [{ walletId: id, balanceDeltaMinor: 5, frozenDeltaMinor: 0 }] });
         throw boom;
       }),
@@ -422,7 +436,8 @@ describe("transactions", () => {
     await storage.transaction(async (tx) => {
       leaked = tx;
     });
-    await expect(leaked!.lockWallets(["w"])).rejects.toThrow(/ended/);
+    await expect(leaked!.load({ walletIds: ["w"] })).rejects.toThrow(/ended/);
+    await expect(leaked!.apply({ audit: [] })).rejects.toThrow(/ended/);
   });
 
   it("rejects other database errors with their SQLSTATE", async () => {
@@ -448,10 +463,10 @@ describe("transactions", () => {
     const unit = (first: string, second: string) =>
       storage.transaction(async (tx) => {
         attempts++;
-        await tx.lockWallets([first]);
+        await tx.load({ walletIds: [first] });
         if (++arrived === 2) release();
         await bothLocked;
-        await tx.lockWallets([second]);
+        await tx.load({ walletIds: [second] });
         await tx.apply({ walletDeltas: [{ walletId: first, balanceDeltaMinor: 1, frozenDeltaMinor: 0 }] });
         return first;
       });
@@ -471,10 +486,10 @@ describe("transactions", () => {
     });
     const unit = (first: string, second: string) =>
       strict.transaction(async (tx) => {
-        await tx.lockWallets([first]);
+        await tx.load({ walletIds: [first] });
         if (++arrived === 2) release();
         await bothLocked;
-        await tx.lockWallets([second]);
+        await tx.load({ walletIds: [second] });
       });
     const outcomes = await Promise.allSettled([unit(a, b), unit(b, a)]);
     const failed = outcomes.filter((o) => o.status === "rejected");
@@ -482,25 +497,245 @@ describe("transactions", () => {
     expect((failed[0] as PromiseRejectedResult).reason).toMatchObject({ code: "40P01" });
   });
 
-  it("costs one round trip per statement, with BEGIN riding on the first", async () => {
+  it("costs two round trips per unit that writes and one per unit that only reads", async () => {
     const id = await funded(100);
     const counting = countingPool(pool);
     const counted = createPostgresStorage({ pool: counting.pool });
     const h = hold(fresh("h"), id, 10);
-    // A freeze: lock, look up the key, apply, commit.
+    const key = fresh("k");
+    // A freeze: BEGIN + the load (lock, idempotency lookup) in one message, then the plan + COMMIT in another.
     await counted.transaction(async (tx) => {
-      await tx.lockWallets([id]);
-      await tx.getIdempotency(fresh("k"));
+      const loaded = await tx.load({ walletIds: [id], idempotencyKey: key });
+      expect(loaded.idempotency).toBeUndefined();
       await tx.apply({
         openHolds: [h],
         walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 10 }],
-        idempotency: { key: fresh("k"), operation: "freeze", fingerprint: "f", result: null, createdAtMs: 1 },
+        idempotency: { key, operation: "freeze", fingerprint: "f", result: null, createdAtMs: 1 },
         audit: [],
       });
     });
-    expect(counting.roundTrips()).toBe(4);
+    expect(counting.roundTrips()).toBe(2);
+    expect(counting.messages()[0]).toMatch(
+      /^BEGIN ISOLATION LEVEL READ COMMITTED;[\s\S]*FOR UPDATE;[\s\S]*idempotency_keys/,
+    );
+    expect(counting.messages()[1]).toMatch(/^WITH [\s\S]*;\nCOMMIT$/);
+    expect(await storage.read.getHold(h.id)).toEqual(h);
+    // A settle: the lock, the key and the hold by id in one message, then the plan + COMMIT.
+    counting.reset();
+    await counted.transaction(async (tx) => {
+      const loaded = await tx.load({ walletIds: [id], idempotencyKey: fresh("k"), holdIds: [h.id] });
+      expect(loaded.holds).toEqual([h]);
+      await tx.apply({
+        resolveHolds: [{ holdId: h.id, state: "settled", settledMinor: 10, resolvedAtMs: 2 }],
+        walletDeltas: [{ walletId: id, balanceDeltaMinor: -10, frozenDeltaMinor: -10 }],
+        transfers: [settleTransfer(fresh("t"), id, h.id, 10)],
+      });
+    });
+    expect(counting.roundTrips()).toBe(2);
+    // A replay (or a business error) only reads: the caller waits for one round trip; COMMIT follows unawaited.
+    counting.reset();
+    const replay = await counted.transaction(async (tx) => {
+      const loaded = await tx.load({ walletIds: [id], idempotencyKey: key });
+      return loaded.idempotency?.key;
+    });
+    expect(replay).toBe(key);
+    expect(counting.answered()).toBe(1);
+    await counting.settled();
+    expect(counting.messages()).toHaveLength(2);
+    expect(counting.messages()[1]).toBe("COMMIT");
+    // A plan without a load: BEGIN, the plan and COMMIT in one message.
+    counting.reset();
+    await counted.transaction((tx) => tx.apply({ createWallets: [wallet(fresh("w"))] }));
+    expect(counting.roundTrips()).toBe(1);
+    // A load after an apply sends the pending plan with it; the commit then has nothing left but COMMIT.
+    counting.reset();
+    await counted.transaction(async (tx) => {
+      await tx.load({ walletIds: [id] });
+      await tx.apply({ walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 1 }] });
+      const again = await tx.load({ walletIds: [id] });
+      expect(again.wallets[0]).toMatchObject({ frozenMinor: 1 });
+      await tx.apply({ walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: -1 }] });
+    });
+    expect(counting.roundTrips()).toBe(3);
     counting.reset();
     await counted.transaction(async () => "nothing");
+    await counted.transaction((tx) => tx.load({ walletIds: ["@revenue:USD"] }));
     expect(counting.roundTrips()).toBe(0);
+    await counting.settled();
+  });
+
+  it("commits nothing when the plan sent with COMMIT fails, and keeps the connection usable", async () => {
+    const single = db.pool(1);
+    const counting = countingPool(single);
+    const strict = createPostgresStorage({ pool: counting.pool });
+    const id = await funded(100);
+    const guard = await conflict(
+      strict.transaction(async (tx) => {
+        await tx.load({ walletIds: [id] });
+        await tx.apply({
+          walletDeltas: [{ walletId: id, balanceDeltaMinor: -500, frozenDeltaMinor: 0 }],
+          transfers: [settleTransfer(fresh("t"), id, "h", 500)],
+        });
+      }),
+    );
+    expect(guard).toBe("wallet_counters");
+    await counting.settled();
+    // Load, plan + COMMIT (the COMMIT skipped after the failed plan), then ROLLBACK.
+    expect(counting.messages().slice(-1)).toEqual(["ROLLBACK"]);
+    expect(await storage.read.getWallet(id)).toMatchObject({ balanceMinor: 100, version: 2 });
+    expect(await storage.read.listTransfers({ accountId: id })).toHaveLength(1);
+    // The one connection of that pool is out of the aborted transaction and serves the next unit of work.
+    const { rows } = await single.query("SELECT now() = statement_timestamp() AS outside");
+    expect(rows[0].outside).toBe(true);
+    await strict.transaction(async (tx) => {
+      await tx.load({ walletIds: [id] });
+      await tx.apply({ walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 1 }] });
+    });
+    expect(await storage.read.getWallet(id)).toMatchObject({ frozenMinor: 1, version: 3 });
+  });
+});
+
+describe("load", () => {
+  it("returns the holds owned by the activation or rental and those asked for by id, once each, in id order", async () => {
+    const id = await funded(1_000);
+    const a = activation(fresh("act"), { walletId: id });
+    const r = rental(fresh("rent"), { walletId: id });
+    const owned = [
+      hold(`${a.id}:z`, id, 1, { ownerType: "activation", ownerId: a.id }),
+      hold(`${a.id}:a`, id, 2, {
+        ownerType: "activation",
+        ownerId: a.id,
+        state: "released",
+        resolvedAtMs: 5,
+      }),
+      hold(`${r.id}:0`, id, 3, { ownerType: "rental", ownerId: r.id }),
+      hold(`${r.id}:1`, id, 4, { ownerType: "rental", ownerId: r.id }),
+    ];
+    // Same owner id, another owner type: not the activation's.
+    const stranger = hold(fresh("h"), id, 5, { ownerType: "manual", ownerId: a.id });
+    const manual = hold(fresh("h"), id, 6);
+    await storage.transaction((tx) =>
+      tx.apply({
+        openHolds: [...owned, stranger, manual],
+        activations: [{ record: a, expectedVersion: null }],
+        rentals: [{ record: r, expectedVersion: null }],
+      }),
+    );
+    const key = fresh("k");
+    await storage.transaction((tx) =>
+      tx.apply({ idempotency: { key, operation: "op", fingerprint: "f", result: { n: 1 }, createdAtMs: 1 } }),
+    );
+    const loaded = await storage.transaction((tx) =>
+      tx.load({
+        walletIds: [id, "@revenue:USD"],
+        idempotencyKey: key,
+        activationId: a.id,
+        rentalId: r.id,
+        holdIds: [manual.id, owned[0]!.id, "nope"],
+      }),
+    );
+    expect(loaded.wallets.map((w) => w.id)).toEqual([id]);
+    expect(loaded.idempotency).toEqual({
+      key,
+      operation: "op",
+      fingerprint: "f",
+      result: { n: 1 },
+      createdAtMs: 1,
+    });
+    expect(loaded.activation).toEqual(a);
+    expect(loaded.rental).toEqual(r);
+    expect(loaded.holds).toEqual([...owned, manual].sort((x, y) => compareBytes(x.id, y.id)));
+    const onlyRental = await storage.transaction((tx) => tx.load({ walletIds: [id], rentalId: r.id }));
+    expect(onlyRental.holds.map((h) => h.id)).toEqual([owned[2]!.id, owned[3]!.id]);
+    expect(onlyRental.activation).toBeUndefined();
+    const missing = await storage.transaction((tx) =>
+      tx.load({ walletIds: ["nobody"], activationId: "nothing", idempotencyKey: "none" }),
+    );
+    expect(missing).toEqual({
+      wallets: [],
+      idempotency: undefined,
+      activation: undefined,
+      rental: undefined,
+      holds: [],
+    });
+  });
+
+  it("reads holds by owner and by id through indexes", async () => {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN; SET LOCAL enable_seqscan = off");
+      const plan = await client.query(
+        `EXPLAIN SELECT id FROM sms_fes.holds WHERE id = ANY(ARRAY['h1']::text[]) OR (owner_type = 'activation' AND owner_id = 'a1') OR (owner_type = 'rental' AND owner_id = 'r1') ORDER BY id COLLATE "C"`,
+      );
+      const text = JSON.stringify(plan.rows);
+      expect(text).toContain("holds_owner");
+      expect(text).toContain("holds_pkey");
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  });
+
+  it("keeps a second locker waiting until the first unit of work commits, then shows it the commit", async () => {
+    const id = await funded(100);
+    const key = fresh("k");
+    let locked!: () => void;
+    const firstHasLock = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    let proceed!: () => void;
+    const mayCommit = new Promise<void>((resolve) => {
+      proceed = resolve;
+    });
+    const events: string[] = [];
+    const first = storage.transaction(async (tx) => {
+      await tx.load({ walletIds: [id], idempotencyKey: key });
+      locked();
+      await mayCommit;
+      await tx.apply({
+        walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 30 }],
+        idempotency: { key, operation: "freeze", fingerprint: "f", result: null, createdAtMs: 1 },
+      });
+      events.push("first applied");
+    });
+    await firstHasLock;
+    const second = storage.transaction(async (tx) => {
+      const loaded = await tx.load({ walletIds: [id], idempotencyKey: key });
+      events.push("second loaded");
+      return loaded;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(events).toEqual([]);
+    proceed();
+    await first;
+    const seen = await second;
+    expect(events).toEqual(["first applied", "second loaded"]);
+    // Loaded under the lock after the first committed: its writes, and its idempotency record.
+    expect(seen.wallets[0]).toMatchObject({ frozenMinor: 30, version: 3 });
+    expect(seen.idempotency?.key).toBe(key);
+  });
+
+  it("sees the writes of an earlier apply in the same unit of work", async () => {
+    const id = await funded(100);
+    const h = hold(fresh("h"), id, 40);
+    const seen = await storage.transaction(async (tx) => {
+      await tx.load({ walletIds: [id] });
+      await tx.apply({
+        openHolds: [h],
+        walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 40 }],
+      });
+      return tx.load({ walletIds: [id], holdIds: [h.id] });
+    });
+    expect(seen.wallets[0]).toMatchObject({ frozenMinor: 40, version: 3 });
+    expect(seen.holds).toEqual([h]);
+    // A plan that fails when flushed by a load fails that load, and the unit of work is rolled back.
+    const guard = await conflict(
+      storage.transaction(async (tx) => {
+        await tx.apply({ walletDeltas: [{ walletId: id, balanceDeltaMinor: 0, frozenDeltaMinor: 100 }] });
+        await tx.load({ walletIds: [id] });
+      }),
+    );
+    expect(guard).toBe("wallet_counters");
+    expect(await storage.read.getWallet(id)).toMatchObject({ frozenMinor: 40, version: 3 });
   });
 });

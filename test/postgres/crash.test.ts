@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createPostgresStorage } from "../../src/postgres/index.js";
-import type { Storage } from "../../src/storage/port.js";
+import { type Storage, StorageConflictError } from "../../src/storage/port.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { deposit, hold, wallet } from "./fixtures.js";
 
@@ -58,10 +58,11 @@ const freezePlan = {
 
 it("between apply and commit", async () => {
   const outcome = storage.transaction(async (tx) => {
-    await tx.lockWallets(["w1"]);
+    await tx.load({ walletIds: ["w1"] });
     await tx.apply(freezePlan);
     expect(await killVictims("idle in transaction")).toBe(1);
-    await tx.getHold("h1");
+    // The deferred plan travels with this load, on a connection that is gone.
+    await tx.load({ walletIds: ["w1"], holdIds: ["h1"] });
   });
   await expect(outcome).rejects.toThrow();
   await untouched();
@@ -72,9 +73,10 @@ it("while the unit of work waits for a lock", async () => {
   const blocker = await admin.connect();
   await blocker.query("BEGIN; SELECT 1 FROM sms_fes.wallets WHERE id = 'w2' FOR UPDATE");
   const outcome = storage.transaction(async (tx) => {
-    await tx.lockWallets(["w1"]);
+    await tx.load({ walletIds: ["w1"] });
     await tx.apply(freezePlan);
-    await tx.lockWallets(["w2"]);
+    // Sends the plan and then waits for w2's lock, in one message.
+    await tx.load({ walletIds: ["w2"] });
   });
   let killed = 0;
   while (killed === 0) killed = await killVictims("active");
@@ -83,6 +85,37 @@ it("while the unit of work waits for a lock", async () => {
     (e: unknown) => e,
   );
   expect(error).toMatchObject({ code: "57P01" });
+  await blocker.query("ROLLBACK");
+  blocker.release();
+  await untouched();
+});
+
+it("while the plan and COMMIT are in flight: the outcome is unknown, the error surfaces as it is", async () => {
+  // The plan touches w2, which another transaction holds, so the plan + COMMIT message waits and is cut off.
+  const blocker = await admin.connect();
+  await blocker.query("BEGIN; SELECT 1 FROM sms_fes.wallets WHERE id = 'w2' FOR UPDATE");
+  let attempts = 0;
+  const outcome = storage.transaction(async (tx) => {
+    attempts++;
+    await tx.load({ walletIds: ["w1"] });
+    await tx.apply({
+      ...freezePlan,
+      walletDeltas: [
+        ...freezePlan.walletDeltas,
+        { walletId: "w2", balanceDeltaMinor: 0, frozenDeltaMinor: 1 },
+      ],
+    });
+  });
+  let killed = 0;
+  while (killed === 0) killed = await killVictims("active");
+  const error = await outcome.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  // Not a conflict (which would make the core rerun the unit), not retried: the connection is gone.
+  expect(error).toMatchObject({ code: "57P01" });
+  expect(error).not.toBeInstanceOf(StorageConflictError);
+  expect(attempts).toBe(1);
   await blocker.query("ROLLBACK");
   blocker.release();
   await untouched();

@@ -126,18 +126,42 @@ export const rental = (id: string, over: Partial<RentalRecord> = {}): RentalReco
   ...over,
 });
 
-/** Wraps a pool so that every statement sent (one round trip each) is counted. */
+/**
+ * Wraps a pool so that every message sent (one round trip each, whatever number of statements it holds) is
+ * counted, together with how many of them have been answered: a unit of work that only reads sends its COMMIT as
+ * it returns, so the caller waits for fewer round trips than are sent.
+ */
 export function countingPool(pool: PoolLike): {
   pool: PoolLike;
+  /** Messages sent. */
   roundTrips: () => number;
+  /** Messages answered so far. */
+  answered: () => number;
+  /** The text of every message sent, in order. */
+  messages: () => readonly string[];
+  /** Resolves once every message sent has been answered. */
+  settled: () => Promise<void>;
   reset: () => void;
 } {
-  let count = 0;
+  let texts: string[] = [];
+  let answered = 0;
+  const inFlight = new Set<Promise<unknown>>();
   const counted =
     <Q extends { query(text: string, values?: unknown[]): Promise<unknown> }>(q: Q) =>
     (text: string, values?: unknown[]) => {
-      count++;
-      return q.query(text, values) as Promise<QueryResultLike | QueryResultLike[]>;
+      texts.push(text);
+      const sent = q.query(text, values) as Promise<QueryResultLike | QueryResultLike[]>;
+      const done = sent.then(
+        () => {
+          answered++;
+        },
+        () => {
+          answered++;
+        },
+      );
+      inFlight.add(done);
+      void done.then(() => inFlight.delete(done));
+      return sent;
     };
   return {
     pool: {
@@ -152,9 +176,15 @@ export function countingPool(pool: PoolLike): {
         };
       },
     },
-    roundTrips: () => count,
+    roundTrips: () => texts.length,
+    answered: () => answered,
+    messages: () => texts,
+    settled: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
     reset: () => {
-      count = 0;
+      texts = [];
+      answered = 0;
     },
   };
 }
