@@ -1,38 +1,116 @@
 /**
  * `npm start`: a seeded month of a platform on the embedded default (memory storage, fake provider), with a
- * progress bar, a summary, the health tables and the invariant check. Exits non-zero if an invariant fails.
+ * progress bar, a summary, the health tables, the policy decisions, the targets and the invariant check. Exits
+ * non-zero if an invariant fails.
  *
- *   npm start -- --seed 7 --customers 300 --activations 3000 --days 30 [--json]
+ *   npm start -- --seed 7 --customers 300 --activations 3000 --rentals 150 --days 30 [--json]
+ *                [--report html <file>] [--provider memory|http [--dialect hero-sms|sms-activate|clone]]
+ *                [--storage memory|postgres --database-url <url> [--schema <name>] [--keep-schema]]
  */
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { FakeServerDialect } from "../src/testing/fake-server.js";
 import { simulate, summarize } from "./simulation.js";
+import { freshSchemaName, httpProvider, type PostgresRun, postgresStorage } from "./simulation-adapters.js";
+import {
+  healthJson,
+  renderHealthPage,
+  renderHealthText,
+  renderInvariants,
+  renderSummary,
+  simulationHealth,
+} from "./simulation-report.js";
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string", default: "1" },
-    customers: { type: "string", default: "300" },
-    activations: { type: "string", default: "3000" },
-    rentals: { type: "string", default: "150" },
-    days: { type: "string", default: "30" },
-    json: { type: "boolean", default: false },
-  },
-});
+const usage = (message: string): never => {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+};
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        seed: { type: "string", default: "1" },
+        customers: { type: "string" },
+        activations: { type: "string" },
+        rentals: { type: "string" },
+        days: { type: "string" },
+        json: { type: "boolean", default: false },
+        report: { type: "string" },
+        provider: { type: "string", default: "memory" },
+        dialect: { type: "string", default: "hero-sms" },
+        storage: { type: "string", default: "memory" },
+        "database-url": { type: "string" },
+        schema: { type: "string" },
+        "keep-schema": { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    return usage(e instanceof Error ? e.message : String(e));
+  }
+})();
+const { values, positionals } = parsed;
+
+if (values.provider !== "memory" && values.provider !== "http") {
+  usage(`--provider must be memory or http, got ${values.provider}`);
+}
+if (values.storage !== "memory" && values.storage !== "postgres") {
+  usage(`--storage must be memory or postgres, got ${values.storage}`);
+}
+const dialects: readonly FakeServerDialect[] = ["hero-sms", "sms-activate", "clone"];
+const dialect =
+  dialects.find((d) => d === values.dialect) ?? usage(`--dialect must be ${dialects.join(", ")}`);
+let reportFile: string | undefined;
+if (values.report !== undefined) {
+  if (values.report !== "html") usage(`--report must be html, got ${values.report}`);
+  if (positionals.length !== 1) usage("--report html needs one file name: --report html <file>");
+  reportFile = positionals[0];
+} else if (positionals.length > 0) {
+  usage(`unexpected argument ${positionals[0]}`);
+}
+const databaseUrl = values["database-url"] ?? process.env.DATABASE_URL;
+if (values.storage === "postgres" && databaseUrl === undefined) {
+  usage("--storage postgres needs --database-url <url> (or DATABASE_URL)");
+}
+
+/**
+ * Over HTTP and on Postgres every step is a round trip (a poll every 30 simulated seconds is a request, and a
+ * few statements), so these modes default to a smaller run. Given flags always win.
+ */
+const defaults =
+  values.storage === "postgres"
+    ? { customers: "50", activations: "600", rentals: "15", days: "3" }
+    : values.provider === "http"
+      ? { customers: "100", activations: "600", rentals: "30", days: "7" }
+      : { customers: "300", activations: "3000", rentals: "150", days: "30" };
+const reducedFor = [
+  ...(values.provider === "http" ? ["--provider http"] : []),
+  ...(values.storage === "postgres" ? ["--storage postgres"] : []),
+];
+const reducedDefaults = (["customers", "activations", "rentals", "days"] as const).filter(
+  (k) => values[k] === undefined,
+);
 
 const positive = (name: string, text: string | undefined): number => {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0 || (name !== "rentals" && n === 0)) {
-    process.stderr.write(`--${name} must be a positive integer, got ${text}\n`);
-    process.exit(2);
+  if (!Number.isSafeInteger(n) || n < 0 || (name !== "rentals" && name !== "seed" && n === 0)) {
+    usage(`--${name} must be a positive integer, got ${text}`);
   }
   return n;
 };
 
 const options = {
   seed: positive("seed", values.seed),
-  customers: positive("customers", values.customers),
-  activations: positive("activations", values.activations),
-  rentals: positive("rentals", values.rentals),
-  days: positive("days", values.days),
+  customers: positive("customers", values.customers ?? defaults.customers),
+  activations: positive("activations", values.activations ?? defaults.activations),
+  rentals: positive("rentals", values.rentals ?? defaults.rentals),
+  days: positive("days", values.days ?? defaults.days),
+};
+const setup = {
+  provider:
+    values.provider === "http" ? `http (fake ${dialect} server on loopback)` : "memory (in-process fake)",
+  storage: values.storage === "postgres" ? "postgres" : "memory",
 };
 
 const tty = process.stderr.isTTY && !values.json;
@@ -44,50 +122,61 @@ const bar = (done: number) => {
   );
 };
 
-const started = performance.now();
-const result = await simulate({ ...options, ...(tty ? { onProgress: bar } : {}) });
-if (tty) process.stderr.write("\n");
-const summary = await summarize(result);
-const elapsedMs = Math.round(performance.now() - started);
-
-if (values.json) {
-  process.stdout.write(`${JSON.stringify({ options, elapsedMs, ...summary }, null, 2)}\n`);
-} else {
-  const money = (minor: number) => (minor / 100).toFixed(2);
-  const share = (n: number, d: number) => (d === 0 ? "-" : `${((100 * n) / d).toFixed(1)}%`);
-  const lines = [
-    `sms-fes simulation: seed ${options.seed}, ${options.customers} customers, ${options.activations} activations, ${options.rentals} rentals over ${options.days} days (${elapsedMs} ms)`,
-    "",
-    "Activations by outcome",
-    ...Object.entries(summary.outcomes)
-      .sort(([, a], [, b]) => b - a)
-      .map(
-        ([state, n]) =>
-          `  ${state.padEnd(10)} ${String(n).padStart(6)}  ${share(n, summary.activations).padStart(6)}`,
-      ),
-    "Rentals by outcome",
-    ...Object.entries(summary.rentalOutcomes)
-      .sort(([, a], [, b]) => b - a)
-      .map(
-        ([state, n]) =>
-          `  ${state.padEnd(10)} ${String(n).padStart(6)}  ${share(n, summary.rentals).padStart(6)}`,
-      ),
-    "",
-    "Money (USD)",
-    `  deposited  ${money(summary.money.depositedMinor).padStart(12)}`,
-    `  settled    ${money(summary.money.settledMinor).padStart(12)}`,
-    `  released   ${money(summary.money.releasedMinor).padStart(12)}`,
-    `  cashback   ${money(summary.money.cashbackMinor).padStart(12)}`,
-    `  margin     ${money(summary.money.marginMinor).padStart(12)}  (on received activations)`,
-    `Wallets: ${summary.wallets.count}, balance ${money(summary.wallets.balanceMinor)}, frozen ${money(summary.wallets.frozenMinor)}`,
-    `Platform accounts: ${Object.entries(summary.platformAccounts)
-      .map(([id, v]) => `${id} ${money(v)}`)
-      .join(", ")}`,
-    "",
-    summary.invariants.ok
-      ? "invariants: OK"
-      : `invariants: FAILED\n${summary.invariants.violations.map((v) => `  [${v.invariant}] ${v.subject}: ${v.message}`).join("\n")}`,
-  ];
-  process.stdout.write(`${lines.join("\n")}\n`);
+let pg: PostgresRun | undefined;
+if (values.storage === "postgres" && databaseUrl !== undefined) {
+  try {
+    pg = await postgresStorage(databaseUrl, values.schema ?? freshSchemaName());
+  } catch (e) {
+    process.stderr.write(`postgres: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
+  setup.storage = `postgres (schema ${pg.schema}${values["keep-schema"] ? ", kept" : ", dropped at the end"})`;
 }
-process.exit(summary.invariants.ok ? 0 : 1);
+
+const started = performance.now();
+let ok = false;
+try {
+  const result = await simulate({
+    ...options,
+    ...(tty ? { onProgress: bar } : {}),
+    ...(values.provider === "http" ? { makeProvider: httpProvider({ seed: options.seed, dialect }) } : {}),
+    ...(pg ? { storage: pg.storage } : {}),
+  });
+  if (tty) process.stderr.write("\n");
+  const summary = await summarize(result);
+  const health = await simulationHealth(result);
+  const elapsedMs = Math.round(performance.now() - started);
+  ok = summary.invariants.ok;
+
+  const title = `sms-fes simulation: seed ${options.seed}, ${options.customers} customers, ${options.activations} activations, ${options.rentals} rentals over ${options.days} days`;
+  const setupLine = `provider ${setup.provider}, storage ${setup.storage}`;
+  if (reportFile !== undefined)
+    writeFileSync(reportFile, renderHealthPage(health, summary, title, setupLine));
+
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ options, setup, elapsedMs, ...summary, health: healthJson(health) }, null, 2)}\n`,
+    );
+  } else {
+    const sections = [
+      `${title} (${elapsedMs} ms)`,
+      setupLine,
+      ...(reducedFor.length > 0 && reducedDefaults.length > 0
+        ? [
+            `smaller defaults for ${reducedFor.join(" and ")}: ${reducedDefaults.map((k) => `--${k} ${options[k]}`).join(" ")}`,
+          ]
+        : []),
+      "",
+      renderSummary(summary),
+      "",
+      renderHealthText(health),
+      ...(reportFile === undefined ? [] : ["", `HTML report written to ${reportFile}`]),
+      "",
+      renderInvariants(summary),
+    ];
+    process.stdout.write(`${sections.join("\n")}\n`);
+  }
+} finally {
+  await pg?.close({ keepSchema: values["keep-schema"] });
+}
+process.exit(ok ? 0 : 1);

@@ -124,6 +124,9 @@ export interface SimulationResult {
   readonly fes: Fes;
   readonly storage: Storage;
   readonly startMs: number;
+  /** The end of the simulated traffic: no purchase is made after it. */
+  readonly trafficEndMs: number;
+  /** The clock at the end: after the final sweep, every deadline passed. */
   readonly endMs: number;
   readonly counters: Record<string, number>;
 }
@@ -357,7 +360,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
   options.onProgress?.(1);
   await made.close?.();
-  return { fes, storage, startMs: T0, endMs: clock.now(), counters };
+  return { fes, storage, startMs: T0, trafficEndMs: T0 + span, endMs: clock.now(), counters };
 }
 
 /** Money and outcome totals of a finished run, and the invariant check. */
