@@ -15,7 +15,7 @@ import type {
  */
 
 /** How a column travels: money and times are bigint (read back as safe integers), lists are jsonb. */
-type ColumnType = "text" | "bigint" | "jsonb";
+export type ColumnType = "text" | "bigint" | "jsonb";
 
 /** One field of a record and its column. */
 interface Column {
@@ -151,12 +151,6 @@ export function selectList<T>(columns: Columns<T>, alias?: string): string {
   return columns
     .map((c) => (c.type === "jsonb" ? `${prefix}${c.column}::text AS ${c.column}` : `${prefix}${c.column}`))
     .join(", ");
-}
-
-/** The column definition list of `jsonb_to_recordset` for these fields (JSON keys are the record's field names). */
-export function recordsetDefinition<T>(columns: Columns<T>, extra = ""): string {
-  const defs = columns.map((c) => `"${c.field}" ${c.type}`).join(", ");
-  return extra === "" ? defs : `${defs}, ${extra}`;
 }
 
 /** A bigint column as a JS number; anything beyond the safe integers is a broken invariant, not a value. */

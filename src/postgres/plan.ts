@@ -4,42 +4,81 @@ import {
   activationColumns,
   auditColumns,
   type Columns,
+  type ColumnType,
   holdColumns,
   idempotencyColumns,
-  recordsetDefinition,
   rentalColumns,
   transferColumns,
   walletColumns,
 } from "./columns.js";
+import { quoteLiteral } from "./sql.js";
+
+/** The summed deltas of one wallet: `b` balance, `f` frozen, `n` how many deltas (versions to add). */
+const deltaColumns = [
+  { field: "id", type: "text" },
+  { field: "b", type: "bigint" },
+  { field: "f", type: "bigint" },
+  { field: "n", type: "bigint" },
+] as const;
+
+const resolutionColumns = [
+  { field: "holdId", type: "text" },
+  { field: "state", type: "text" },
+  { field: "settledMinor", type: "bigint" },
+  { field: "resolvedAtMs", type: "bigint" },
+] as const;
 
 /**
- * Turns a commit plan into one SQL statement with data-modifying CTEs over one jsonb parameter, so that `apply`
- * costs one round trip whatever the plan holds. Every guard is checked inside the statement: a conditional
- * update that misses makes the final SELECT call `fes_conflict()`, which raises, so the statement fails whole and
- * nothing of the plan is written; inserts that hit a taken id raise a unique violation; wallet deltas that break
- * a counter raise a CHECK violation. Unnamed, parameterized, no session state: it runs behind PgBouncer.
+ * Turns a commit plan into one SQL statement of data-modifying CTEs, one per non-empty part of the plan, so that
+ * `apply` costs one statement whatever the plan holds. The values are written into the text as typed literals
+ * (`VALUES` lists), so the statement needs no parameters and travels with `COMMIT` in one simple-protocol message;
+ * and the planner knows how many rows each part has, so every conditional update is an index lookup by primary
+ * key (a `jsonb_to_recordset` source is estimated at 100 rows and turned the updates into sequential scans).
+ * Every guard is checked inside the statement: a conditional update that misses makes the final SELECT call
+ * `fes_conflict()`, which raises, so the statement fails whole and nothing of the plan is written; inserts that
+ * hit a taken id raise a unique violation; wallet deltas that break a counter raise a CHECK violation; a value
+ * that is not a safe integer reaches the server as a quoted literal and fails its cast there (22P02 or 22003).
+ * No session state: it runs behind PgBouncer.
  *
  * All CTEs of one statement see the same snapshot and cannot see each other's rows, so writes that touch the same
  * row twice are folded here first: deltas are summed per wallet (and folded into a wallet created by the same
  * plan), and a hold opened and resolved by the same plan is inserted resolved. Versions follow the reference
  * adapter: a new wallet, activation or rental is stored at version 1, and every write adds one.
  */
-export interface PlanStatement {
-  readonly text: string;
-  readonly values: [string];
-}
-
 interface Section {
   readonly cte: string;
   readonly check?: string;
 }
 
-/** `jsonb_to_recordset` over one key of the payload. */
-function recordset(key: string, definition: string, alias = "r"): string {
-  return `jsonb_to_recordset($1::jsonb -> '${key}') AS ${alias}(${definition})`;
+/** One value as a SQL literal of its column's type (`cast`: with an explicit cast, for a `VALUES` source). */
+function literal(type: ColumnType, value: unknown, cast: boolean): string {
+  if (value === null || value === undefined) return cast ? `NULL::${type}` : "NULL";
+  if (type === "jsonb") return `${quoteLiteral(JSON.stringify(value))}::jsonb`;
+  if (type === "bigint") {
+    if (typeof value === "number" && Number.isSafeInteger(value))
+      return cast ? `${value}::bigint` : String(value);
+    // Not a safe integer: the server refuses it (invalid input or out of range), as it would a bound parameter.
+    return `${quoteLiteral(String(value))}::bigint`;
+  }
+  const text = quoteLiteral(String(value));
+  return cast ? `${text}::text` : text;
 }
 
-function fields<T>(columns: Columns<T>, alias: string): string {
+/** `(v1, v2, …), (…)`: the rows of a `VALUES` list, in the order of `columns`. */
+function valuesRows(
+  columns: readonly { readonly field: string; readonly type: ColumnType }[],
+  records: readonly object[],
+  cast: boolean,
+): string {
+  return records
+    .map((r) => {
+      const values = r as Record<string, unknown>;
+      return `(${columns.map((c) => literal(c.type, values[c.field], cast)).join(", ")})`;
+    })
+    .join(", ");
+}
+
+function fields(columns: readonly { readonly field: string }[], alias: string): string {
   return columns.map((c) => `${alias}."${c.field}"`).join(", ");
 }
 
@@ -47,19 +86,24 @@ function names<T>(columns: Columns<T>): string {
   return columns.map((c) => c.column).join(", ");
 }
 
-/** A multi-row insert; with `ordered`, rows are inserted in array order (identity columns follow it). */
+/** A `VALUES` source with typed columns named after the record's fields: `(VALUES …) AS alias("f1", …)`. */
+function source(
+  columns: readonly { readonly field: string; readonly type: ColumnType }[],
+  records: readonly object[],
+  alias: string,
+): string {
+  return `(VALUES ${valuesRows(columns, records, true)}) AS ${alias}(${columns.map((c) => `"${c.field}"`).join(", ")})`;
+}
+
+/** A multi-row insert; rows are inserted in array order (identity columns follow it). */
 function insertSection<T>(
   name: string,
   table: string,
   columns: Columns<T>,
-  key: string,
-  ordered = false,
+  records: readonly object[],
 ): Section {
-  const source = recordset(key, recordsetDefinition(columns, ordered ? "ord bigint" : ""));
   return {
-    cte: `${name} AS (INSERT INTO ${table} (${names(columns)}) SELECT ${fields(columns, "r")} FROM ${source}${
-      ordered ? " ORDER BY r.ord" : ""
-    } RETURNING 1)`,
+    cte: `${name} AS (INSERT INTO ${table} (${names(columns)}) VALUES ${valuesRows(columns, records, false)})`,
   };
 }
 
@@ -67,14 +111,13 @@ function insertSection<T>(
 function guardCheck(
   schema: string,
   cte: string,
-  key: string,
-  idField: string,
-  expected: number,
+  ids: readonly string[],
   guard: string,
   what: string,
 ): string {
-  const missing = `(SELECT string_agg(m."${idField}", ', ') FROM ${recordset(key, `"${idField}" text`, "m")} WHERE m."${idField}" NOT IN (SELECT id FROM ${cte}))`;
-  return `WHEN (SELECT count(*) FROM ${cte}) <> ${expected} THEN ${schema}.fes_conflict('${guard}', '${what}: ' || coalesce(${missing}, 'duplicate in plan'))`;
+  const list = `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
+  const missing = `(SELECT string_agg(m, ', ') FROM unnest(${list}) AS m WHERE m NOT IN (SELECT id FROM ${cte}))`;
+  return `WHEN (SELECT count(*) FROM ${cte}) <> ${ids.length} THEN ${schema}.fes_conflict('${guard}', '${what}: ' || coalesce(${missing}, 'duplicate in plan'))`;
 }
 
 /**
@@ -103,26 +146,21 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
   columns: Columns<T>,
   writes: readonly VersionedWrite<T>[],
   what: string,
-  payload: Record<string, unknown>,
 ): Section[] {
   const { inserts, updates } = splitVersioned(writes, what);
   const sections: Section[] = [];
   if (inserts.length > 0) {
-    payload[`${what}Inserts`] = inserts;
-    sections.push(insertSection(`${what}_inserts`, `${schema}.${table}`, columns, `${what}Inserts`));
+    sections.push(insertSection(`${what}_inserts`, `${schema}.${table}`, columns, inserts));
   }
   if (updates.length > 0) {
-    payload[`${what}Updates`] = updates;
     const set = columns.filter((c) => c.field !== "id" && c.field !== "version");
-    const source = recordset(`${what}Updates`, recordsetDefinition(columns, `"expectedVersion" bigint`));
+    const from = source([...columns, { field: "expectedVersion", type: "bigint" }], updates, "r");
     sections.push({
-      cte: `${what}_updates AS (UPDATE ${schema}.${table} AS t SET (${names(set)}, version) = (${fields(set, "r")}, t.version + 1) FROM ${source} WHERE t.id = r.id AND t.version = r."expectedVersion" RETURNING t.id)`,
+      cte: `${what}_updates AS (UPDATE ${schema}.${table} AS t SET (${names(set)}, version) = (${fields(set, "r")}, t.version + 1) FROM ${from} WHERE t.id = r.id AND t.version = r."expectedVersion" RETURNING t.id)`,
       check: guardCheck(
         schema,
         `${what}_updates`,
-        `${what}Updates`,
-        "id",
-        updates.length,
+        updates.map((u) => u.id),
         "version",
         `${what} version changed or ${what} missing`,
       ),
@@ -132,8 +170,7 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
 }
 
 /** The statement for `plan`, or `undefined` when the plan writes nothing. `schema` is already quoted. */
-export function planStatement(plan: CommitPlan, schema: string): PlanStatement | undefined {
-  const payload: Record<string, unknown> = {};
+export function planStatement(plan: CommitPlan, schema: string): string | undefined {
   const sections: Section[] = [];
 
   // Wallets: new rows (with the plan's own deltas folded in), then the summed deltas of existing wallets.
@@ -160,19 +197,16 @@ export function planStatement(plan: CommitPlan, schema: string): PlanStatement |
     deltas.set(d.walletId, sum);
   }
   if (createdList.length > 0) {
-    payload.createWallets = createdList;
-    sections.push(insertSection("wallet_inserts", `${schema}.wallets`, walletColumns, "createWallets"));
+    sections.push(insertSection("wallet_inserts", `${schema}.wallets`, walletColumns, createdList));
   }
   if (deltas.size > 0) {
-    payload.walletDeltas = [...deltas.values()];
+    const from = source(deltaColumns, [...deltas.values()], "d");
     sections.push({
-      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${recordset("walletDeltas", "id text, b bigint, f bigint, n bigint", "d")} WHERE w.id = d.id RETURNING w.id)`,
+      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id RETURNING w.id)`,
       check: guardCheck(
         schema,
         "wallet_updates",
-        "walletDeltas",
-        "id",
-        deltas.size,
+        [...deltas.keys()],
         "wallet_missing",
         "wallet delta on a missing wallet",
       ),
@@ -181,9 +215,8 @@ export function planStatement(plan: CommitPlan, schema: string): PlanStatement |
 
   const transfers = plan.transfers ?? [];
   if (transfers.length > 0) {
-    payload.transfers = transfers.map((t, ord) => ({ ...t, ord }));
     const columns = transferColumns.filter((c) => c.field !== "seq");
-    sections.push(insertSection("transfer_inserts", `${schema}.transfers`, columns, "transfers", true));
+    sections.push(insertSection("transfer_inserts", `${schema}.transfers`, columns, transfers));
   }
 
   // Holds: new rows (resolved already when the same plan resolves them), then conditional resolutions.
@@ -209,19 +242,16 @@ export function planStatement(plan: CommitPlan, schema: string): PlanStatement |
     fresh.resolvedAtMs = r.resolvedAtMs;
   }
   if (openedList.length > 0) {
-    payload.openHolds = openedList;
-    sections.push(insertSection("hold_inserts", `${schema}.holds`, holdColumns, "openHolds"));
+    sections.push(insertSection("hold_inserts", `${schema}.holds`, holdColumns, openedList));
   }
   if (resolutions.length > 0) {
-    payload.resolveHolds = resolutions;
+    const from = source(resolutionColumns, resolutions, "r");
     sections.push({
-      cte: `hold_updates AS (UPDATE ${schema}.holds AS h SET state = r.state, settled_minor = r."settledMinor", resolved_at_ms = r."resolvedAtMs" FROM ${recordset("resolveHolds", `"holdId" text, state text, "settledMinor" bigint, "resolvedAtMs" bigint`)} WHERE h.id = r."holdId" AND h.state = 'open' RETURNING h.id)`,
+      cte: `hold_updates AS (UPDATE ${schema}.holds AS h SET state = r.state, settled_minor = r."settledMinor", resolved_at_ms = r."resolvedAtMs" FROM ${from} WHERE h.id = r."holdId" AND h.state = 'open' RETURNING h.id)`,
       check: guardCheck(
         schema,
         "hold_updates",
-        "resolveHolds",
-        "holdId",
-        resolutions.length,
+        resolutions.map((r) => r.holdId),
         "hold_not_open",
         "hold missing or not open",
       ),
@@ -235,37 +265,26 @@ export function planStatement(plan: CommitPlan, schema: string): PlanStatement |
       activationColumns,
       plan.activations ?? [],
       "activation",
-      payload,
     ),
-    ...versionedSections<RentalRecord>(
-      schema,
-      "rentals",
-      rentalColumns,
-      plan.rentals ?? [],
-      "rental",
-      payload,
-    ),
+    ...versionedSections<RentalRecord>(schema, "rentals", rentalColumns, plan.rentals ?? [], "rental"),
   );
 
   if (plan.idempotency !== undefined) {
-    payload.idempotency = [{ ...plan.idempotency, result: plan.idempotency.result ?? null }];
     sections.push(
-      insertSection("idempotency_inserts", `${schema}.idempotency_keys`, idempotencyColumns, "idempotency"),
+      insertSection("idempotency_inserts", `${schema}.idempotency_keys`, idempotencyColumns, [
+        plan.idempotency,
+      ]),
     );
   }
 
   const audit = plan.audit ?? [];
   if (audit.length > 0) {
-    payload.audit = audit.map((a, ord) => ({ ...a, before: a.before ?? null, after: a.after ?? null, ord }));
-    sections.push(insertSection("audit_inserts", `${schema}.audit_trail`, auditColumns, "audit", true));
+    sections.push(insertSection("audit_inserts", `${schema}.audit_trail`, auditColumns, audit));
   }
 
   if (sections.length === 0) return undefined;
   const checks = sections.flatMap((s) => (s.check === undefined ? [] : [s.check]));
   const final =
     checks.length === 0 ? "SELECT true AS ok" : `SELECT CASE ${checks.join(" ")} ELSE true END AS ok`;
-  return {
-    text: `WITH ${sections.map((s) => s.cte).join(", ")} ${final}`,
-    values: [JSON.stringify(payload)],
-  };
+  return `WITH ${sections.map((s) => s.cte).join(", ")} ${final}`;
 }

@@ -1,6 +1,7 @@
 /**
- * Quoting for the few places where the adapter writes values into SQL text: the schema name, and the first
- * statement of a unit of work, which travels with its `BEGIN` in one simple-protocol message to save a round trip.
+ * Quoting for the places where the adapter writes values into SQL text: the schema name, and the statements of a
+ * unit of work (the load, which travels with `BEGIN`, and the commit plan, which travels with `COMMIT`), sent as
+ * simple-protocol messages of several statements, which take no parameters.
  */
 
 /** Quotes an identifier (a schema name) for SQL text. */
@@ -18,34 +19,4 @@ export function quoteLiteral(value: string): string {
   if (value.includes("\u0000")) throw new RangeError("a SQL string cannot contain the NUL character");
   const quoted = `'${value.replaceAll("'", "''")}'`;
   return value.includes("\\") ? ` E${quoted.replaceAll("\\", "\\\\")}` : quoted;
-}
-
-/** Writes one parameter value as SQL text: strings, safe integers, booleans, null and arrays of strings. */
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "string") return quoteLiteral(value);
-  if (typeof value === "number") {
-    if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer parameter: ${value}`);
-    return String(value);
-  }
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (Array.isArray(value)) {
-    return `ARRAY[${value.map((v) => {
-      if (typeof v !== "string") throw new TypeError("only arrays of strings can be inlined");
-      return quoteLiteral(v);
-    })}]::text[]`;
-  }
-  throw new TypeError(`cannot inline a parameter of type ${typeof value}`);
-}
-
-/**
- * Replaces `$1…$n` in `text` with the literals of `values`. Only for the adapter's own statements, whose `$n`
- * never occur inside string literals or identifiers.
- */
-export function inlineParameters(text: string, values: readonly unknown[]): string {
-  return text.replace(/\$(\d+)/g, (_, n: string) => {
-    const index = Number(n) - 1;
-    if (index < 0 || index >= values.length) throw new RangeError(`no value for parameter $${n}`);
-    return literal(values[index]);
-  });
 }

@@ -39,7 +39,7 @@ import {
   type Queryable,
   type QueryResultLike,
 } from "./queryable.js";
-import { inlineParameters, quoteIdent, quoteLiteral } from "./sql.js";
+import { quoteIdent, quoteLiteral } from "./sql.js";
 
 /** The schema the migrations create when none is given. */
 export const DEFAULT_SCHEMA = "sms_fes";
@@ -283,7 +283,7 @@ class PgUnitOfWork implements StorageTx {
     }
     if (statement === undefined) return;
     // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
-    this.pending.push(inlineParameters(statement.text, statement.values));
+    this.pending.push(statement);
   }
 }
 
