@@ -1,4 +1,4 @@
-import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { err, errAsync, ok, type Result, ResultAsync } from "neverthrow";
 import type * as z from "zod";
 import type { Clock } from "../core/clock.js";
 import {
@@ -60,6 +60,20 @@ export function parseInput<S extends z.ZodType>(
 ): Result<z.output<S>, InvalidInput> {
   const parsed = schema.safeParse(input);
   return parsed.success ? ok(parsed.data) : err(errors.invalidInput(issuesFromZod(parsed.error.issues)));
+}
+
+/**
+ * Validates input, then runs `body` with the parsed request: one `ResultAsync` at the boundary, plain
+ * `async`/`await` inside (cheaper than a chain of `ResultAsync` combinators on the hot path).
+ */
+export function validated<S extends z.ZodType, T, E>(
+  schema: S,
+  input: unknown,
+  body: (request: z.output<S>) => PromiseLike<Result<T, E>>,
+): ResultAsync<T, E | InvalidInput> {
+  const parsed = parseInput(schema, input);
+  if (parsed.isErr()) return errAsync(parsed.error);
+  return new ResultAsync(Promise.resolve(body(parsed.value)));
 }
 
 /** Calls the provider once; a rejected promise is an `unknown` failure (the call may have happened). */

@@ -1,4 +1,4 @@
-import { err, errAsync, ok, type Result, type ResultAsync } from "neverthrow";
+import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import {
   type CurrencyMismatch,
   errors,
@@ -18,7 +18,7 @@ import type { HoldRecord, TransferRecord, WalletRecord } from "../core/records.j
 import { readStorage, runUnit } from "../core/unit-of-work.js";
 import type { Loaded } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
-import { type FesContext, lockedWallet, parseInput, runMoneyUnit } from "./context.js";
+import { type FesContext, lockedWallet, parseInput, runMoneyUnit, validated } from "./context.js";
 import {
   adjustInput,
   cashbackInput,
@@ -100,7 +100,7 @@ export function walletOperations(ctx: FesContext) {
       operationId?: string | undefined;
       actor?: string | undefined;
     },
-  ): ResultAsync<MoneyMoved, MoveError> => {
+  ): PromiseLike<Result<MoneyMoved, MoveError>> => {
     const credit =
       operation === "deposit" ||
       operation === "cashback" ||
@@ -109,7 +109,7 @@ export function walletOperations(ctx: FesContext) {
     const kind = operation === "withdraw" ? "withdrawal" : operation === "adjust" ? "adjustment" : operation;
     const platform =
       operation === "cashback" ? "promotions" : operation === "adjust" ? "adjustments" : "deposits";
-    return runMoneyUnit(ctx, {
+    const moved = runMoneyUnit(ctx, {
       operation: `wallet.${operation}`,
       request,
       idempotencyKey: request.idempotencyKey,
@@ -136,7 +136,8 @@ export function walletOperations(ctx: FesContext) {
             amountMinor: t.amountMinor,
             balanceAfterMinor: t.walletBalanceAfterMinor,
           })),
-    }).map((o) => o.value);
+    });
+    return moved.then((r) => r.map((o) => o.value));
   };
 
   /** Resolves a manual hold under its wallet's lock: settles `amount(hold)` and releases the rest. */
@@ -163,10 +164,32 @@ export function walletOperations(ctx: FesContext) {
     };
 
   /** Reads a hold outside a unit of work to learn its wallet (the lock is taken before the decision). */
-  const holdWallet = (holdId: string) =>
-    readStorage(() => ctx.storage.read.getHold(holdId)).andThen((h) =>
-      h === undefined ? errAsync(errors.holdNotFound(holdId)) : ok(h.walletId),
-    );
+  const holdWallet = async (holdId: string): Promise<Result<string, HoldNotFound | StorageFailure>> => {
+    const read = await readStorage(() => ctx.storage.read.getHold(holdId));
+    if (read.isErr()) return err(read.error);
+    return read.value === undefined ? err(errors.holdNotFound(holdId)) : ok(read.value.walletId);
+  };
+
+  /** Resolves a manual hold: learns its wallet, then settles `amount(hold)` under that wallet's lock. */
+  const resolve = async (
+    operation: "wallet.settle" | "wallet.release",
+    req: { holdId: string; idempotencyKey: string; actor?: string | undefined },
+    amount: (hold: HoldRecord) => number,
+  ) => {
+    const walletId = await holdWallet(req.holdId);
+    if (walletId.isErr()) return err(walletId.error);
+    const resolved = await runMoneyUnit(ctx, {
+      operation,
+      request: req,
+      idempotencyKey: req.idempotencyKey,
+      walletIds: [walletId.value],
+      load: { holdIds: [req.holdId] },
+      unitKey: `idem:${req.idempotencyKey}`,
+      actor: req.actor ?? "platform",
+      compute: resolveManualHold(req.holdId, amount),
+    });
+    return resolved.map((o) => o.value);
+  };
 
   return {
     /** Creates a customer wallet. Creating it again with the same currency returns it; another currency is `wallet_exists`. */
@@ -259,7 +282,7 @@ export function walletOperations(ctx: FesContext) {
       reason?: string;
       actor?: string;
     }) {
-      return parseInput(moneyMoveInput, input).asyncAndThen((req) => move("deposit", req));
+      return validated(moneyMoveInput, input, (req) => move("deposit", req));
     },
 
     /** Debits a wallet to `deposits` (money paid out); fails with `insufficient_funds` beyond `available`. */
@@ -271,7 +294,7 @@ export function walletOperations(ctx: FesContext) {
       reason?: string;
       actor?: string;
     }) {
-      return parseInput(moneyMoveInput, input).asyncAndThen((req) => move("withdraw", req));
+      return validated(moneyMoveInput, input, (req) => move("withdraw", req));
     },
 
     /** A signed correction against the `adjustments` account, with a mandatory reason. */
@@ -283,7 +306,7 @@ export function walletOperations(ctx: FesContext) {
       idempotencyKey: string;
       actor?: string;
     }) {
-      return parseInput(adjustInput, input).asyncAndThen((req) => move("adjust", req));
+      return validated(adjustInput, input, (req) => move("adjust", req));
     },
 
     /** A goodwill credit from `promotions`. */
@@ -296,7 +319,7 @@ export function walletOperations(ctx: FesContext) {
       idempotencyKey: string;
       actor?: string;
     }) {
-      return parseInput(cashbackInput, input).asyncAndThen((req) => move("cashback", req));
+      return validated(cashbackInput, input, (req) => move("cashback", req));
     },
 
     /** Places a manual hold for a platform operation; its id derives from `operationId`. */
@@ -308,7 +331,7 @@ export function walletOperations(ctx: FesContext) {
       idempotencyKey: string;
       actor?: string;
     }): ResultAsync<HoldRecord, MoveError> {
-      return parseInput(freezeInput, input).asyncAndThen((req) =>
+      return validated(freezeInput, input, (req) =>
         runMoneyUnit(ctx, {
           operation: "wallet.freeze",
           request: req,
@@ -327,7 +350,7 @@ export function walletOperations(ctx: FesContext) {
                   ownerId: req.operationId,
                 }),
               ),
-        }).map((o) => o.value),
+        }).then((r) => r.map((o) => o.value)),
       );
     },
 
@@ -347,38 +370,14 @@ export function walletOperations(ctx: FesContext) {
       | IdempotencyConflict
       | StorageFailure
     > {
-      return parseInput(settleInput, input).asyncAndThen((req) =>
-        holdWallet(req.holdId).andThen((walletId) =>
-          runMoneyUnit(ctx, {
-            operation: "wallet.settle",
-            request: req,
-            idempotencyKey: req.idempotencyKey,
-            walletIds: [walletId],
-            load: { holdIds: [req.holdId] },
-            unitKey: `idem:${req.idempotencyKey}`,
-            actor: req.actor ?? "platform",
-            compute: resolveManualHold(req.holdId, (hold) => req.amountMinor ?? hold.amountMinor),
-          }).map((o) => o.value),
-        ),
+      return validated(settleInput, input, (req) =>
+        resolve("wallet.settle", req, (hold) => req.amountMinor ?? hold.amountMinor),
       );
     },
 
     /** Releases a manual hold: the money becomes available again. */
     release(input: { holdId: string; idempotencyKey: string; actor?: string }) {
-      return parseInput(releaseInput, input).asyncAndThen((req) =>
-        holdWallet(req.holdId).andThen((walletId) =>
-          runMoneyUnit(ctx, {
-            operation: "wallet.release",
-            request: req,
-            idempotencyKey: req.idempotencyKey,
-            walletIds: [walletId],
-            load: { holdIds: [req.holdId] },
-            unitKey: `idem:${req.idempotencyKey}`,
-            actor: req.actor ?? "platform",
-            compute: resolveManualHold(req.holdId, () => 0),
-          }).map((o) => o.value),
-        ),
-      );
+      return validated(releaseInput, input, (req) => resolve("wallet.release", req, () => 0));
     },
   };
 }

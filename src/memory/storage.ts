@@ -50,7 +50,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
   const transfersByAccount = new Map<string, TransferRecord[]>();
   const idempotency = new Map<string, IdempotencyRecord>();
   const audit: AuditRecord[] = [];
-  const auditIds = new Set<string>();
   /** Activations and rentals that are not terminal: what the sweeper scans. */
   const openActivations = new Set<string>();
   const openRentals = new Set<string>();
@@ -80,25 +79,22 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
 
   const providerKey = (provider: string, id: string) => `${provider}\u0000${id}`;
 
-  function apply(plan: CommitPlan, undo: (() => void)[]): void {
+  function apply(plan: CommitPlan, journal: Journal): void {
     options.onApply?.(plan);
     checkGuards(plan);
-    const set = <K, V>(map: Map<K, V>, key: K, value: V) => {
-      const had = map.has(key);
-      const previous = map.get(key);
-      map.set(key, value);
-      undo.push(() => (had ? map.set(key, previous as V) : map.delete(key)));
-    };
-    const setMember = (set: Set<string>, id: string, member: boolean) => {
-      const was = set.has(id);
-      if (member) set.add(id);
-      else set.delete(id);
-      undo.push(() => (was ? set.add(id) : set.delete(id)));
-    };
-    for (const w of plan.createWallets ?? []) set(wallets, w.id, deepFreeze({ ...w, version: 1 }));
-    for (const d of plan.walletDeltas ?? []) {
+    // Validated before the first write, so that a plan is written whole or not at all.
+    const idem =
+      plan.idempotency === undefined
+        ? undefined
+        : Object.freeze({
+            ...plan.idempotency,
+            result: frozenJson(plan.idempotency.result ?? null, `idempotency ${plan.idempotency.key}`),
+          });
+    for (const w of plan.createWallets ?? NONE)
+      journal.mapSet(wallets, w.id, Object.freeze({ ...w, version: 1 }));
+    for (const d of plan.walletDeltas ?? NONE) {
       const w = wallets.get(d.walletId)!;
-      set(
+      journal.mapSet(
         wallets,
         d.walletId,
         Object.freeze({
@@ -109,63 +105,48 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         }),
       );
     }
-    for (const t of plan.transfers ?? []) {
+    for (const t of plan.transfers ?? NONE) {
       const stored = Object.freeze({ ...t, seq: transfers.length + 1 });
-      transfers.push(stored);
-      transferIds.add(t.id);
+      journal.push(transfers, stored);
+      journal.setMember(transferIds, t.id, true);
       for (const account of [t.debitAccountId, t.creditAccountId]) {
         let list = transfersByAccount.get(account);
         if (list === undefined) {
           list = [];
-          transfersByAccount.set(account, list);
+          journal.mapSet(transfersByAccount, account, list);
         }
-        list.push(stored);
-        const l = list;
-        undo.push(() => l.pop());
+        journal.push(list, stored);
       }
-      undo.push(() => {
-        transfers.pop();
-        transferIds.delete(t.id);
-      });
     }
-    for (const h of plan.openHolds ?? []) set(holds, h.id, Object.freeze({ ...h }));
-    for (const r of plan.resolveHolds ?? []) {
+    for (const h of plan.openHolds ?? NONE) journal.mapSet(holds, h.id, Object.freeze(h));
+    for (const r of plan.resolveHolds ?? NONE) {
       const h = holds.get(r.holdId)!;
-      set(
+      journal.mapSet(
         holds,
         r.holdId,
         Object.freeze({ ...h, state: r.state, settledMinor: r.settledMinor, resolvedAtMs: r.resolvedAtMs }),
       );
     }
-    for (const { record } of plan.activations ?? []) {
+    for (const { record } of plan.activations ?? NONE) {
       const version = (activations.get(record.id)?.version ?? 0) + 1;
-      set(activations, record.id, deepFreeze({ ...record, version }));
+      journal.mapSet(activations, record.id, deepFreeze({ ...record, version }));
       if (record.providerActivationId !== null) {
-        set(activationByProviderId, providerKey(record.provider, record.providerActivationId), record.id);
+        journal.mapSet(
+          activationByProviderId,
+          providerKey(record.provider, record.providerActivationId),
+          record.id,
+        );
       }
-      setMember(openActivations, record.id, record.state === "pending" || record.state === "waiting");
+      journal.setMember(openActivations, record.id, record.state === "pending" || record.state === "waiting");
     }
-    for (const { record } of plan.rentals ?? []) {
+    for (const { record } of plan.rentals ?? NONE) {
       const version = (rentals.get(record.id)?.version ?? 0) + 1;
-      set(rentals, record.id, deepFreeze({ ...record, version }));
-      setMember(openRentals, record.id, record.state === "pending" || record.state === "active");
+      journal.mapSet(rentals, record.id, deepFreeze({ ...record, version }));
+      journal.setMember(openRentals, record.id, record.state === "pending" || record.state === "active");
     }
-    if (plan.idempotency !== undefined) {
-      const i = plan.idempotency;
-      set(
-        idempotency,
-        i.key,
-        Object.freeze({ ...i, result: frozenJson(i.result ?? null, `idempotency ${i.key}`) }),
-      );
-    }
-    for (const a of plan.audit ?? []) {
-      audit.push(Object.freeze({ ...a }));
-      auditIds.add(a.id);
-      undo.push(() => {
-        audit.pop();
-        auditIds.delete(a.id);
-      });
-    }
+    if (idem !== undefined) journal.mapSet(idempotency, idem.key, idem);
+    // Rows of the plan are owned by it: stored frozen as they are, not copied.
+    for (const a of plan.audit ?? NONE) journal.push(audit, Object.freeze(a));
   }
 
   /** Checks every guard of the plan against the current state (plus the plan's own earlier rows). */
@@ -173,20 +154,22 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     const conflict = (guard: string, message: string): never => {
       throw new StorageConflictError(guard, message);
     };
-    const created = new Map<string, WalletRecord>();
-    for (const w of plan.createWallets ?? []) {
-      if (wallets.has(w.id) || created.has(w.id)) conflict("unique:wallets", `wallet ${w.id} exists`);
-      created.set(w.id, w);
-    }
-    const counters = new Map<string, { balance: number; frozen: number }>();
-    for (const d of plan.walletDeltas ?? []) {
-      const w = wallets.get(d.walletId) ?? created.get(d.walletId);
+    const created = plan.createWallets ?? NONE;
+    created.forEach((w, i) => {
+      if (wallets.has(w.id) || created.findIndex((x) => x.id === w.id) < i) {
+        conflict("unique:wallets", `wallet ${w.id} exists`);
+      }
+    });
+    const deltas = plan.walletDeltas ?? NONE;
+    const counters = deltas.length > 1 ? new Map<string, { balance: number; frozen: number }>() : undefined;
+    for (const d of deltas) {
+      const w = wallets.get(d.walletId) ?? created.find((x) => x.id === d.walletId);
       if (w === undefined)
         throw new StorageConflictError("wallet_missing", `wallet ${d.walletId} does not exist`);
-      const c = counters.get(d.walletId) ?? { balance: w.balanceMinor, frozen: w.frozenMinor };
+      const c = counters?.get(d.walletId) ?? { balance: w.balanceMinor, frozen: w.frozenMinor };
       c.balance += d.balanceDeltaMinor;
       c.frozen += d.frozenDeltaMinor;
-      counters.set(d.walletId, c);
+      counters?.set(d.walletId, c);
       if (c.balance < 0 || c.frozen < 0 || c.balance - c.frozen < 0) {
         conflict(
           "wallet_counters",
@@ -194,33 +177,32 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         );
       }
     }
-    const newTransfers = new Set<string>();
-    for (const t of plan.transfers ?? []) {
-      if (transferIds.has(t.id) || newTransfers.has(t.id))
+    const newTransfers = plan.transfers ?? NONE;
+    newTransfers.forEach((t, i) => {
+      if (transferIds.has(t.id) || newTransfers.findIndex((x) => x.id === t.id) < i) {
         conflict("unique:transfers", `transfer ${t.id} exists`);
+      }
       if (!(t.amountMinor > 0) || t.debitAccountId === t.creditAccountId)
         conflict("transfer", `bad transfer ${t.id}`);
-      newTransfers.add(t.id);
-    }
-    const newHolds = new Set<string>();
-    for (const h of plan.openHolds ?? []) {
-      if (holds.has(h.id) || newHolds.has(h.id)) conflict("unique:holds", `hold ${h.id} exists`);
+    });
+    const newHolds = plan.openHolds ?? NONE;
+    newHolds.forEach((h, i) => {
+      if (holds.has(h.id) || newHolds.findIndex((x) => x.id === h.id) < i)
+        conflict("unique:holds", `hold ${h.id} exists`);
       if (!(h.amountMinor > 0)) conflict("hold_amount", `hold ${h.id} amount ${h.amountMinor}`);
-      newHolds.add(h.id);
-    }
-    const resolved = new Set<string>();
-    for (const r of plan.resolveHolds ?? []) {
+    });
+    const resolutions = plan.resolveHolds ?? NONE;
+    resolutions.forEach((r, i) => {
       const h = holds.get(r.holdId);
-      if (h === undefined || h.state !== "open" || resolved.has(r.holdId)) {
+      if (h === undefined || h.state !== "open" || resolutions.findIndex((x) => x.holdId === r.holdId) < i) {
         conflict("hold_not_open", `hold ${r.holdId} is not open`);
       } else if (r.settledMinor < 0 || r.settledMinor > h.amountMinor) {
         conflict("hold_settled", `hold ${r.holdId} settles ${r.settledMinor} of ${h.amountMinor}`);
       }
-      resolved.add(r.holdId);
-    }
-    checkVersions("activations", activations, plan.activations ?? []);
-    checkVersions("rentals", rentals, plan.rentals ?? []);
-    for (const { record } of plan.activations ?? []) {
+    });
+    checkVersions("activations", activations, plan.activations ?? NONE);
+    checkVersions("rentals", rentals, plan.rentals ?? NONE);
+    for (const { record } of plan.activations ?? NONE) {
       if (record.providerActivationId === null) continue;
       const owner = activationByProviderId.get(providerKey(record.provider, record.providerActivationId));
       if (owner !== undefined && owner !== record.id) {
@@ -233,8 +215,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     if (plan.idempotency !== undefined && idempotency.has(plan.idempotency.key)) {
       conflict("unique:idempotency", `idempotency key ${plan.idempotency.key} exists`);
     }
-    for (const a of plan.audit ?? [])
-      if (auditIds.has(a.id)) conflict("unique:audit", `audit row ${a.id} exists`);
   }
 
   function checkVersions<T extends { id: string; version: number }>(
@@ -242,11 +222,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     rows: Map<string, T>,
     writes: readonly { record: T; expectedVersion: number | null }[],
   ): void {
-    const seen = new Set<string>();
-    for (const { record, expectedVersion } of writes) {
-      if (seen.has(record.id))
+    writes.forEach(({ record, expectedVersion }, i) => {
+      if (writes.findIndex((w) => w.record.id === record.id) < i) {
         throw new StorageConflictError("version", `${table} ${record.id} written twice`);
-      seen.add(record.id);
+      }
       const stored = rows.get(record.id);
       if (expectedVersion === null ? stored !== undefined : stored?.version !== expectedVersion) {
         throw new StorageConflictError(
@@ -254,7 +233,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           `${table} ${record.id}: expected version ${expectedVersion}, stored ${stored?.version ?? "none"}`,
         );
       }
-    }
+    });
   }
 
   const sortedById = <T extends { id: string }>(list: Iterable<T>) =>
@@ -344,7 +323,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     commits: () => commits,
     transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
       return exclusive(async () => {
-        const undo: (() => void)[] = [];
+        const journal = new Journal();
         let open = true;
         const live = () => {
           if (!open) throw new Error("the unit of work has ended: its transaction handle cannot be used");
@@ -380,14 +359,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           },
           apply: async (plan) => {
             live();
-            const mark = undo.length;
-            try {
-              apply(plan, undo);
-            } catch (e) {
-              // A failed apply writes nothing, like a failed statement.
-              for (const step of undo.splice(mark).reverse()) step();
-              throw e;
-            }
+            // A failed apply writes nothing, like a failed statement: guards are checked before any write.
+            apply(plan, journal);
           },
         };
         try {
@@ -397,12 +370,58 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           return result;
         } catch (e) {
           open = false;
-          for (const step of undo.reverse()) step();
+          journal.rollback();
           throw e;
         }
       });
     },
   };
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+const ABSENT = Symbol("absent");
+
+/**
+ * The undo log of a unit of work, kept as data rather than closures: the previous value of every map entry
+ * written, the previous membership of every set member changed, and every array pushed to. Rolling back replays
+ * it backwards.
+ */
+class Journal {
+  readonly #maps: unknown[] = [];
+  readonly #sets: unknown[] = [];
+  readonly #arrays: unknown[][] = [];
+
+  mapSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+    this.#maps.push(map, key, map.has(key) ? map.get(key) : ABSENT);
+    map.set(key, value);
+  }
+
+  setMember<T>(set: Set<T>, member: T, present: boolean): void {
+    this.#sets.push(set, member, set.has(member));
+    if (present) set.add(member);
+    else set.delete(member);
+  }
+
+  push<T>(array: T[], value: T): void {
+    this.#arrays.push(array);
+    array.push(value);
+  }
+
+  rollback(): void {
+    const maps = this.#maps;
+    for (let i = maps.length - 3; i >= 0; i -= 3) {
+      const map = maps[i] as Map<unknown, unknown>;
+      if (maps[i + 2] === ABSENT) map.delete(maps[i + 1]);
+      else map.set(maps[i + 1], maps[i + 2]);
+    }
+    const sets = this.#sets;
+    for (let i = sets.length - 3; i >= 0; i -= 3) {
+      const set = sets[i] as Set<unknown>;
+      if (sets[i + 2]) set.add(sets[i + 1]);
+      else set.delete(sets[i + 1]);
+    }
+    for (let i = this.#arrays.length - 1; i >= 0; i--) this.#arrays[i]!.pop();
+  }
 }
 
 /** First index in a seq-ordered list whose seq is greater than `afterSeq`. */
