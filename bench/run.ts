@@ -11,7 +11,9 @@ import smsActivate from "./sms-activate.js";
 
 const all = { fes, mapping, health, "sms-activate": smsActivate, postgres } as const;
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-const names = (Object.keys(all) as (keyof typeof all)[]).filter((n) => wanted.length === 0 || wanted.includes(n));
+const names = (Object.keys(all) as (keyof typeof all)[]).filter(
+  (n) => wanted.length === 0 || wanted.includes(n),
+);
 
 for (const name of names) {
   const started = performance.now();
