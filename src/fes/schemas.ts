@@ -44,7 +44,7 @@ export const adjustInput = z.object({
   actor: actorSchema,
 });
 
-export const cashbackInput = z.object({
+export const creditInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,
   currency: currencySchema,

@@ -14,15 +14,15 @@ import {
   type WalletNotFound,
 } from "../core/errors.js";
 import { manualHoldId } from "../core/ids.js";
-import type { HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
+import type { HoldRecord, PlatformAccountKind, TransferRecord, WalletRecord } from "../core/records.js";
 import { readStorage, runUnit } from "../core/unit-of-work.js";
 import type { Loaded } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
 import { type FesContext, lockedWallet, parseInput, runMoneyUnit, validated } from "./context.js";
 import {
   adjustInput,
-  cashbackInput,
   createWalletInput,
+  creditInput,
   freezeInput,
   moneyMoveInput,
   releaseInput,
@@ -86,11 +86,23 @@ const balanceOf = (w: WalletRecord): WalletBalance => ({
 const checkCurrency = (w: WalletRecord, currency: string): Result<WalletRecord, CurrencyMismatch> =>
   w.currency === currency ? ok(w) : err(errors.currencyMismatch(w.currency, currency));
 
+/** The posted movements between a wallet and a platform account: their transfer kind, account and direction. */
+const MOVES = {
+  deposit: { kind: "deposit", platform: "deposits", direction: "credit" },
+  withdraw: { kind: "withdrawal", platform: "deposits", direction: "debit" },
+  adjust: { kind: "adjustment", platform: "adjustments", direction: "signed" },
+  cashback: { kind: "cashback", platform: "promotions", direction: "credit" },
+  reverse: { kind: "reversal", platform: "revenue", direction: "credit" },
+} as const satisfies Record<
+  string,
+  { kind: TransferRecord["kind"]; platform: PlatformAccountKind; direction: "credit" | "debit" | "signed" }
+>;
+
 /** The wallet operations of the service. */
 export function walletOperations(ctx: FesContext) {
   /** Posts one movement between a wallet and a platform account. */
   const move = (
-    operation: "deposit" | "withdraw" | "adjust" | "cashback",
+    operation: keyof typeof MOVES,
     request: {
       walletId: string;
       amountMinor: number;
@@ -101,14 +113,9 @@ export function walletOperations(ctx: FesContext) {
       actor?: string | undefined;
     },
   ): PromiseLike<Result<MoneyMoved, MoveError>> => {
-    const credit =
-      operation === "deposit" ||
-      operation === "cashback" ||
-      (operation === "adjust" && request.amountMinor > 0);
+    const { kind, platform, direction } = MOVES[operation];
+    const credit = direction === "credit" || (direction === "signed" && request.amountMinor > 0);
     const amountMinor = Math.abs(request.amountMinor);
-    const kind = operation === "withdraw" ? "withdrawal" : operation === "adjust" ? "adjustment" : operation;
-    const platform =
-      operation === "cashback" ? "promotions" : operation === "adjust" ? "adjustments" : "deposits";
     const moved = runMoneyUnit(ctx, {
       operation: `wallet.${operation}`,
       request,
@@ -319,7 +326,20 @@ export function walletOperations(ctx: FesContext) {
       idempotencyKey: string;
       actor?: string;
     }) {
-      return validated(cashbackInput, input, (req) => move("cashback", req));
+      return validated(creditInput, input, (req) => move("cashback", req));
+    },
+
+    /** Gives settled money back from revenue (a refund after a settle); a new transfer, the settle stays. */
+    reverse(input: {
+      walletId: string;
+      amountMinor: number;
+      currency: string;
+      reason: string;
+      operationId?: string;
+      idempotencyKey: string;
+      actor?: string;
+    }) {
+      return validated(creditInput, input, (req) => move("reverse", req));
     },
 
     /** Places a manual hold for a platform operation; its id derives from `operationId`. */

@@ -4,5 +4,5 @@ import { describeStorageConformance } from "../../src/testing/index.js";
 describeStorageConformance({
   name: "memory",
   createStorage: () => createMemoryStorage(),
-  runs: Number(process.env.FES_PROPERTY_RUNS ?? 300),
+  runs: Number(process.env.FES_PROPERTY_RUNS ?? 3000),
 });

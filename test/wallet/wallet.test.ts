@@ -66,6 +66,35 @@ describe("wallet operations", () => {
     expect(await checkLedgerInvariants(storage.read)).toEqual([]);
   });
 
+  it("a reversal gives settled money back from revenue as a new transfer; the settle stays", async () => {
+    const { fes, storage } = await setup();
+    await fund(fes, "alice", 1000);
+    const a = (
+      await fes.buyActivation({ walletId: "alice", service: "tg", country: "6", idempotencyKey: "b" })
+    )._unsafeUnwrap();
+    (await fes.onCode({ activationId: a.id, code: "1" }))._unsafeUnwrap();
+    const r = await fes.reverse({
+      walletId: "alice",
+      amountMinor: 50,
+      currency: "USD",
+      reason: "wrong code",
+      operationId: a.id,
+      idempotencyKey: "rev",
+    });
+    expect(r._unsafeUnwrap()).toMatchObject({ balanceAfterMinor: 1000 });
+    const kinds = (await storage.read.listTransfers()).map((t) => [
+      t.kind,
+      t.debitAccountId,
+      t.creditAccountId,
+    ]);
+    expect(kinds).toEqual([
+      ["deposit", "@deposits:USD", "alice"],
+      ["settle", "alice", "@revenue:USD"],
+      ["reversal", "@revenue:USD", "alice"],
+    ]);
+    expect(await checkLedgerInvariants(storage.read)).toEqual([]);
+  });
+
   it("a manual hold settles in part and releases the rest in the same step, exactly once", async () => {
     const { fes } = await setup();
     await fund(fes, "alice", 1000);
