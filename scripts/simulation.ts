@@ -153,8 +153,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     storage,
     provider,
     clock,
-    pricing: createPricing({ markupPercent: "30", minimumPriceMinor: 10 }),
-    policy: createRefundPolicy({ timeoutCashbackPercent: 10, rentalEarlyEnd: "pro_rata" }),
+    pricing: createPricing({ markupPercent: "30", minimumPriceMinor: 10 })._unsafeUnwrap(),
+    policy: createRefundPolicy({ timeoutCashbackPercent: 10, rentalEarlyEnd: "pro_rata" })._unsafeUnwrap(),
   });
   const counters: Record<string, number> = {};
   const bump = (k: string) => {

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from "../core/clock.js";
-import { createPricing, type PricingFunction } from "../policy/pricing.js";
+import { defaultPricing, type PricingFunction } from "../policy/pricing.js";
 import { defaultRefundPolicy, type RefundPolicy } from "../policy/refund.js";
 import type { Provider } from "../provider/port.js";
 import type { Storage } from "../storage/port.js";
@@ -15,7 +15,7 @@ export interface FesConfig {
   readonly provider: Provider;
   /** Defaults to the system clock; tests pass a manual clock. */
   readonly clock?: Clock;
-  /** Turns a provider quote into the customer price. Defaults to {@link createPricing}() (no markup, 1:1). */
+  /** Turns a provider quote into the customer price. Defaults to {@link defaultPricing} (no markup, 1:1). */
   readonly pricing?: PricingFunction;
   /** Decides settle/release/cashback when an activation or rental ends. */
   readonly policy?: RefundPolicy;
@@ -42,7 +42,7 @@ export function createFes(config: FesConfig) {
     storage: config.storage,
     provider: config.provider,
     clock: config.clock ?? systemClock,
-    pricing: config.pricing ?? createPricing(),
+    pricing: config.pricing ?? defaultPricing,
     policy: config.policy ?? defaultRefundPolicy,
     gate: config.gate,
     route: config.route,

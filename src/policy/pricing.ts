@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import * as z from "zod";
 import { type Fraction, multiply, parseDecimal, roundFraction } from "../core/decimal.js";
+import { errors, type InvalidInput, issuesFromZod } from "../core/errors.js";
 
 /** What the pricing function is asked to price. */
 export interface PriceRequest {
@@ -58,10 +59,27 @@ export type PricingOptions = z.input<typeof pricingOptionsSchema>;
  * Rounding rule of the library: what the platform charges rounds up, what it pays out (cashback, pro-rata refunds)
  * rounds down.
  */
-export function createPricing(options: PricingOptions = {}): PricingFunction {
-  const o = pricingOptionsSchema.parse(options);
-  const markup = parseDecimal(o.markupPercent);
-  if (markup === undefined) throw new RangeError(`markupPercent is not a decimal: ${o.markupPercent}`);
+export function createPricing(options: PricingOptions = {}): Result<PricingFunction, InvalidInput> {
+  const parsed = pricingOptionsSchema.safeParse(options);
+  if (!parsed.success) return err(errors.invalidInput(issuesFromZod(parsed.error.issues)));
+  const markup = parseDecimal(parsed.data.markupPercent);
+  if (markup === undefined) {
+    return err(
+      errors.invalidInput([{ path: "markupPercent", message: "markupPercent must be a decimal string" }]),
+    );
+  }
+  for (const [pair, rate] of Object.entries(parsed.data.exchangeRates)) {
+    if (parseDecimal(rate) === undefined) {
+      return err(
+        errors.invalidInput([{ path: `exchangeRates.${pair}`, message: "a rate must be a decimal string" }]),
+      );
+    }
+  }
+  return ok(pricingFrom(parsed.data, markup));
+}
+
+/** The pricing of validated options. */
+function pricingFrom(o: z.output<typeof pricingOptionsSchema>, markup: Fraction): PricingFunction {
   const factor: Fraction = {
     numerator: markup.denominator * 100n + markup.numerator,
     denominator: markup.denominator * 100n,
@@ -97,3 +115,9 @@ export function createPricing(options: PricingOptions = {}): PricingFunction {
     return ok({ priceMinor: Number(priceMinor), costMinor: Number(costMinor) });
   };
 }
+
+/** The default pricing: the provider's price converted 1:1, no markup, rounded up to the minor unit. */
+export const defaultPricing: PricingFunction = pricingFrom(pricingOptionsSchema.parse({}), {
+  numerator: 0n,
+  denominator: 1n,
+});

@@ -1,4 +1,6 @@
+import { err, ok, type Result } from "neverthrow";
 import * as z from "zod";
+import { errors, type InvalidInput, issuesFromZod } from "../core/errors.js";
 import type { ActivationRecord, RentalRecord } from "../core/records.js";
 
 /** How an activation ended, as far as money is concerned. */
@@ -39,8 +41,15 @@ export type RefundPolicyOptions = z.input<typeof refundPolicyOptionsSchema>;
  * everything; an optional cashback on timeout. Rentals settle in full when they expire, are released when cancelled
  * within the window, and are settled in full or pro rata when ended early or revoked. Amounts paid out round down.
  */
-export function createRefundPolicy(options: RefundPolicyOptions = {}): RefundPolicy {
-  const o = refundPolicyOptionsSchema.parse(options);
+export function createRefundPolicy(options: RefundPolicyOptions = {}): Result<RefundPolicy, InvalidInput> {
+  const parsed = refundPolicyOptionsSchema.safeParse(options);
+  return parsed.success
+    ? ok(policyFrom(parsed.data))
+    : err(errors.invalidInput(issuesFromZod(parsed.error.issues)));
+}
+
+/** The refund policy of validated options. */
+function policyFrom(o: z.output<typeof refundPolicyOptionsSchema>): RefundPolicy {
   return {
     activation(activation, outcome) {
       const held = activation.priceMinor;
@@ -77,4 +86,4 @@ function proRata(rental: RentalRecord, nowMs: number, heldMinor: number): MoneyD
 }
 
 /** The default refund policy (no cashback, rentals ended early charged in full, revoked rentals pro rata). */
-export const defaultRefundPolicy: RefundPolicy = createRefundPolicy();
+export const defaultRefundPolicy: RefundPolicy = policyFrom(refundPolicyOptionsSchema.parse({}));

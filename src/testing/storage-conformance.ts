@@ -490,7 +490,7 @@ async function service(storage: Storage, provider?: (p: Provider) => Provider) {
     storage,
     provider: provider ? provider(fake.provider) : fake.provider,
     clock,
-    policy: createRefundPolicy({ timeoutCashbackPercent: 50, rentalEarlyEnd: "pro_rata" }),
+    policy: createRefundPolicy({ timeoutCashbackPercent: 50, rentalEarlyEnd: "pro_rata" })._unsafeUnwrap(),
   });
   await fes.createWallet({ walletId: "w1", currency: "USD" });
   await fes.createWallet({ walletId: "w2", currency: "USD" });

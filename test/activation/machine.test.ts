@@ -107,7 +107,7 @@ describe("activation machine", () => {
   });
 
   it("the deadline is exact: not due a millisecond before, a timeout with cashback at it (paid out, rounded down)", () => {
-    const policy = createRefundPolicy({ timeoutCashbackPercent: 50 });
+    const policy = createRefundPolicy({ timeoutCashbackPercent: 50 })._unsafeUnwrap();
     expect(transitionActivation(waiting, { type: "deadline" }, ctx(T0 + 1_199_999, policy)).isErr()).toBe(
       true,
     );

@@ -70,7 +70,9 @@ describe("activation FES cycle", () => {
 
   it("the sweeper times out an activation at its deadline and releases it, with cashback by policy", async () => {
     const { createRefundPolicy } = await import("../../src/index.js");
-    const { fes, clock } = await setup({ policy: createRefundPolicy({ timeoutCashbackPercent: 50 }) });
+    const { fes, clock } = await setup({
+      policy: createRefundPolicy({ timeoutCashbackPercent: 50 })._unsafeUnwrap(),
+    });
     await fund(fes, "alice", 1000);
     const a = (
       await fes.buyActivation({ walletId: "alice", service: "tg", country: "6", idempotencyKey: "b" })

@@ -90,7 +90,9 @@ describe("rental FES cycle", () => {
   });
 
   it("a cancel after the refund window is an early finish, pro rata by policy", async () => {
-    const { fes, clock } = await setup({ policy: createRefundPolicy({ rentalEarlyEnd: "pro_rata" }) });
+    const { fes, clock } = await setup({
+      policy: createRefundPolicy({ rentalEarlyEnd: "pro_rata" })._unsafeUnwrap(),
+    });
     await fund(fes, "alice", 1000);
     const r = (
       await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
