@@ -33,7 +33,12 @@ export type ActivationEvent =
       readonly deadlineAtMs: number;
     }
   | { readonly type: "purchase_failed"; readonly reason: string }
-  | { readonly type: "code"; readonly code: string }
+  /**
+   * A code. `receivedAtMs` is when it reached the provider, when known: a code received at or after our deadline
+   * is late (the activation times out and the code is recorded, never charged). Without it the code is taken as in
+   * time — a code the provider still reports when polled arrived before it ended the activation.
+   */
+  | { readonly type: "code"; readonly code: string; readonly receivedAtMs?: number }
   | { readonly type: "cancel" }
   | { readonly type: "finish" }
   | { readonly type: "deadline" }
@@ -112,7 +117,17 @@ export function transitionActivation(
     case "code": {
       if (a.codes.includes(event.code) || a.lateCodes.includes(event.code))
         return ok({ next: a, effects: [] });
-      if (a.state === "waiting") return end("received", { codes: [event.code], firstCodeAtMs: now });
+      if (a.state === "waiting") {
+        const late =
+          event.receivedAtMs !== undefined && a.deadlineAtMs !== null && event.receivedAtMs >= a.deadlineAtMs;
+        if (late) {
+          return end("timeout", { lateCodes: [event.code] }).map(({ next, effects }) => ({
+            next,
+            effects: [...effects, { type: "late_code" as const, code: event.code }],
+          }));
+        }
+        return end("received", { codes: [event.code], firstCodeAtMs: event.receivedAtMs ?? now });
+      }
       if (a.state === "received") return ok({ next: { ...a, codes: [...a.codes, event.code] }, effects: [] });
       return ok({
         next: { ...a, lateCodes: [...a.lateCodes, event.code] },

@@ -29,6 +29,7 @@ export type InsufficientFunds = {
 };
 export type IdempotencyConflict = { readonly type: "idempotency_conflict"; readonly idempotencyKey: string };
 export type HoldNotFound = { readonly type: "hold_not_found"; readonly holdId: string };
+export type HoldExists = { readonly type: "hold_exists"; readonly holdId: string };
 export type HoldNotOpen = { readonly type: "hold_not_open"; readonly holdId: string; readonly state: string };
 export type SettleExceedsHold = {
   readonly type: "settle_exceeds_hold";
@@ -75,6 +76,7 @@ export type FesError =
   | InsufficientFunds
   | IdempotencyConflict
   | HoldNotFound
+  | HoldExists
   | HoldNotOpen
   | SettleExceedsHold
   | ActivationNotFound
@@ -115,6 +117,7 @@ export const errors = {
     idempotencyKey,
   }),
   holdNotFound: (holdId: string): HoldNotFound => ({ type: "hold_not_found", holdId }),
+  holdExists: (holdId: string): HoldExists => ({ type: "hold_exists", holdId }),
   holdNotOpen: (holdId: string, state: string): HoldNotOpen => ({ type: "hold_not_open", holdId, state }),
   settleExceedsHold: (holdId: string, heldMinor: number, requestedMinor: number): SettleExceedsHold => ({
     type: "settle_exceeds_hold",

@@ -141,6 +141,8 @@ export interface RentalPeriod {
   readonly priceMinor: number;
   /** `pending` while the provider call that pays for it is in flight. */
   readonly state: "pending" | "paid" | "failed";
+  /** Why the provider refused the period, for `failed` (e.g. `rent_expired`). */
+  readonly failureReason?: string;
 }
 
 /** A rental: a number for hours or days, its money frozen until it ends. */

@@ -22,7 +22,14 @@ import { readStorage } from "../core/unit-of-work.js";
 import type { ProviderFailure, Quote } from "../provider/port.js";
 import type { Loaded } from "../storage/port.js";
 import type { UnitPlan } from "../wallet/unit-plan.js";
-import { callProvider, type FesContext, parseInput, providerError, runMoneyUnit } from "./context.js";
+import {
+  callProvider,
+  type FesContext,
+  parseInput,
+  providerError,
+  runMoneyUnit,
+  validated,
+} from "./context.js";
 import { activationActionInput, buyActivationInput, codeInput } from "./schemas.js";
 
 /** Errors of a step on an existing activation. */
@@ -75,10 +82,12 @@ export function activationOperations(ctx: FesContext) {
     event: ActivationEvent,
     actor: string,
     idempotencyKey: string | null = null,
+    /** The operation and request the idempotency key is recorded under, when not the event itself. */
+    as?: { operation: string; request: unknown },
   ): ResultAsync<ActivationRecord, ActivationStepError> =>
     runMoneyUnit(ctx, {
-      operation: `activation.${event.type}`,
-      request: { activationId: activation.id, event },
+      operation: as?.operation ?? `activation.${event.type}`,
+      request: as?.request ?? { activationId: activation.id, event },
       idempotencyKey,
       walletIds: [activation.walletId],
       unitKey: `${activation.id}@step`,
@@ -86,6 +95,27 @@ export function activationOperations(ctx: FesContext) {
       load: { activationId: activation.id },
       compute: (plan, loaded) => applyEvent(plan, loaded, activation.id, event),
     }).andThen((o) => (o.replayed ? load(activation.id) : okAsync(o.value)));
+
+  /** Records an idempotency key for a call whose outcome is the activation as it stands (nothing else written). */
+  const remember = (
+    a: ActivationRecord,
+    key: string | null,
+    actor: string,
+    as: { operation: string; request: unknown },
+  ): ResultAsync<ActivationRecord, ActivationStepError> =>
+    key === null
+      ? load(a.id)
+      : runMoneyUnit(ctx, {
+          operation: as.operation,
+          request: as.request,
+          idempotencyKey: key,
+          walletIds: [a.walletId],
+          unitKey: `${a.id}@remember`,
+          actor,
+          load: { activationId: a.id },
+          compute: (_plan, loaded) =>
+            loaded.activation === undefined ? err(errors.activationNotFound(a.id)) : ok(loaded.activation),
+        }).andThen((o) => (o.replayed ? load(a.id) : okAsync(o.value)));
 
   const applyEvent = (
     plan: UnitPlan,
@@ -249,6 +279,11 @@ export function activationOperations(ctx: FesContext) {
             deadlineAtMs: issued.endsAtMs ?? nowMs + caps.activationLifetimeMs,
           },
           actor,
+        ).orElse((e) =>
+          e.type === "transition_not_allowed"
+            ? // The answer came after the sweeper had already decided this purchase.
+              load(a.id).andThen((current) => settleLateAnswer(current, issued.providerActivationId))
+            : errAsync(e),
         );
       })
       .orElse((e) => {
@@ -264,6 +299,18 @@ export function activationOperations(ctx: FesContext) {
         return errAsync(e);
       })
       .andThen((r) => asPurchaseResult(r));
+
+  /**
+   * A purchase answered after the sweeper already decided it: reconciled to this number, the answer agrees; released
+   * as lost (or given another number), the number just bought belongs to nobody, so it is cancelled upstream (the
+   * platform's money comes back) and the purchase stays as decided.
+   */
+  const settleLateAnswer = (current: ActivationRecord, providerActivationId: string) =>
+    current.providerActivationId === providerActivationId
+      ? okAsync(current)
+      : callProvider(() => ctx.provider.cancelActivation(providerActivationId))
+          .orElse(() => okAsync(undefined))
+          .map(() => current);
 
   const buyActivation = (
     input: { walletId: string; service: string; country: string; idempotencyKey: string; actor?: string },
@@ -405,11 +452,17 @@ export function activationOperations(ctx: FesContext) {
       activationId?: string;
       providerActivationId?: string;
       code: string;
+      /** When the code reached the provider (a webhook's `receivedAt`); default: now. */
+      receivedAtMs?: number;
       actor?: string;
     }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError> {
       return parseInput(codeInput, input).asyncAndThen((req) =>
         findActivation(req).andThen((a) =>
-          step(a, { type: "code", code: req.code }, req.actor ?? "provider"),
+          step(
+            a,
+            { type: "code", code: req.code, receivedAtMs: req.receivedAtMs ?? ctx.clock.now() },
+            req.actor ?? "provider",
+          ),
         ),
       );
     },
@@ -470,59 +523,66 @@ export function activationOperations(ctx: FesContext) {
       idempotencyKey?: string;
       actor?: string;
     }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable> {
-      return parseInput(activationActionInput, input).asyncAndThen((req) =>
-        load(req.activationId).andThen((a) => {
-          const actor = req.actor ?? `customer:${a.walletId}`;
-          const key = req.idempotencyKey ?? null;
-          const dryRun = transitionActivation(
-            a,
-            { type: "cancel" },
-            {
-              nowMs: ctx.clock.now(),
-              policy: ctx.policy,
-              earlyCancelWindowMs: caps.earlyCancelWindowMs,
-            },
-          );
-          if (dryRun.isErr()) {
-            // Already cancelled with this key: replay rather than fail.
-            if (key !== null && a.state === "cancelled") return step(a, { type: "cancel" }, actor, key);
-            return errAsync(dryRun.error);
+      return validated(activationActionInput, input, async (req) => {
+        const found = await load(req.activationId);
+        if (found.isErr()) return err(found.error);
+        const a = found.value;
+        const actor = req.actor ?? `customer:${a.walletId}`;
+        const key = req.idempotencyKey ?? null;
+        const as = { operation: "activation.cancel", request: { activationId: a.id } };
+        if (key !== null) {
+          // A key already used replays (or conflicts) without asking the provider again.
+          const stored = await readStorage(() => ctx.storage.read.getIdempotency(key));
+          if (stored.isErr()) return err(stored.error);
+          if (stored.value !== undefined) return step(a, { type: "cancel" }, actor, key, as);
+        }
+        const dryRun = transitionActivation(
+          a,
+          { type: "cancel" },
+          { nowMs: ctx.clock.now(), policy: ctx.policy, earlyCancelWindowMs: caps.earlyCancelWindowMs },
+        );
+        if (dryRun.isErr()) return err(dryRun.error);
+        const id = a.providerActivationId ?? "";
+        const called = await callProvider(() => ctx.provider.cancelActivation(id));
+        let codes: readonly string[] = [];
+        if (called.isErr()) {
+          const f = called.error;
+          if (f.class === "declined" && f.reason === "code_received") {
+            codes = f.codes !== undefined && f.codes.length > 0 ? f.codes : ["(code withheld by provider)"];
+          } else if (f.class === "declined" && f.reason === "early_cancel") {
+            return err(errors.tooEarlyToCancel(f.retryAfterMs ?? caps.earlyCancelWindowMs));
+          } else if (f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found")) {
+            // Gone upstream: it may have completed with a code never seen here. Ask before releasing.
+            const status = await callProvider(() => ctx.provider.getActivationStatus(id));
+            if (status.isErr()) return err(providerError(status.error));
+            if (status.value.state === "code") codes = [status.value.code];
+          } else {
+            return err(providerError(f));
           }
-          return callProvider(() => ctx.provider.cancelActivation(a.providerActivationId ?? ""))
-            .map(() => "cancelled" as const)
-            .orElse(
-              (
-                f,
-              ): ResultAsync<
-                "cancelled" | { codes: readonly string[] },
-                ActivationStepError | ProviderUnavailable
-              > => {
-                if (f.class === "declined" && f.reason === "code_received")
-                  return okAsync({ codes: f.codes ?? [] });
-                if (f.class === "declined" && f.reason === "early_cancel") {
-                  return errAsync(errors.tooEarlyToCancel(f.retryAfterMs ?? caps.earlyCancelWindowMs));
-                }
-                // The provider no longer knows it as active: nothing to refund upstream, so release ours.
-                if (f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found"))
-                  return okAsync("cancelled");
-                return errAsync(providerError(f));
-              },
-            )
-            .andThen((outcome) => {
-              if (outcome === "cancelled") {
-                return step(a, { type: "cancel" }, actor, key).orElse((e) =>
-                  // A code recorded meanwhile wins over the cancel.
-                  e.type === "transition_not_allowed" ? load(a.id) : errAsync(e),
-                );
-              }
-              const codes = outcome.codes.length > 0 ? outcome.codes : ["(code withheld by provider)"];
-              return codes.reduce<ResultAsync<ActivationRecord, ActivationStepError>>(
-                (prev, code) => prev.andThen((cur) => step(cur, { type: "code", code }, "provider:cancel")),
-                okAsync(a),
-              );
-            });
-        }),
-      );
+        }
+        if (codes.length === 0) {
+          const cancelled = await step(a, { type: "cancel" }, actor, key, as);
+          // A code recorded meanwhile wins over the cancel: the answer is the received activation.
+          if (cancelled.isErr() && cancelled.error.type === "transition_not_allowed")
+            return remember(a, key, actor, as);
+          return cancelled;
+        }
+        // The code won while the cancel was in flight: the cancel becomes a settle.
+        let current = a;
+        for (const [i, code] of codes.entries()) {
+          const last = i === codes.length - 1;
+          const r = await step(
+            current,
+            { type: "code", code },
+            "provider:cancel",
+            last ? key : null,
+            last ? as : undefined,
+          );
+          if (r.isErr()) return err(r.error);
+          current = r.value;
+        }
+        return ok(current);
+      });
     },
 
     /** Finishes a received activation: the number stops being usable; the charge stands. */

@@ -1,4 +1,4 @@
-import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import {
   type CurrencyMismatch,
   errors,
@@ -100,10 +100,12 @@ export function rentalOperations(ctx: FesContext) {
     event: RentalEvent,
     actor: string,
     idempotencyKey: string | null = null,
+    /** The operation and request the idempotency key is recorded under, when not the event itself. */
+    as?: { operation: string; request: unknown },
   ): ResultAsync<RentalRecord, RentalStepError> =>
     runMoneyUnit(ctx, {
-      operation: `rental.${event.type}`,
-      request: { rentalId: rental.id, event },
+      operation: as?.operation ?? `rental.${event.type}`,
+      request: as?.request ?? { rentalId: rental.id, event },
       idempotencyKey,
       walletIds: [rental.walletId],
       unitKey: `${rental.id}@step`,
@@ -139,28 +141,61 @@ export function rentalOperations(ctx: FesContext) {
   const asPurchaseResult = (r: RentalRecord): Result<RentalRecord, PurchaseFailed> =>
     r.state === "failed" ? err(errors.purchaseFailed(r.id, r.failureReason ?? "failed")) : ok(r);
 
-  /** Resolves the end of a rental upstream, then records it. */
+  /**
+   * Ends a rental at the customer's request: upstream first (a refunded cancel inside the window, else a finish),
+   * then the ledger. A key already used replays (or conflicts) without calling the provider again. A rental the
+   * provider already took back is recorded as revoked, whatever the customer asked.
+   */
   const endWith = (
     r: RentalRecord,
     event: "cancel" | "finish",
     actor: string,
     key: string | null,
-  ): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> => {
-    if (r.state !== "active" || r.providerRentalId === null) {
-      return key !== null
-        ? step(r, { type: event }, actor, key)
-        : errAsync(errors.transitionNotAllowed(r.state, event));
-    }
-    const refunded = event === "cancel" && isWithinRefundWindow(r, ctx.clock.now(), caps.rentRefundWindowMs);
-    const id = r.providerRentalId;
-    return callProvider(() => (refunded ? ctx.provider.cancelRental(id) : ctx.provider.finishRental(id)))
-      .orElse((f) =>
-        // The provider already ended it: nothing more to do upstream.
-        f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found")
-          ? okAsync(undefined)
-          : errAsync(providerError(f)),
-      )
-      .andThen(() => step(r, { type: event }, actor, key));
+  ): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> =>
+    new ResultAsync(
+      (async (): Promise<Result<RentalRecord, RentalStepError | ProviderUnavailable>> => {
+        const as = { operation: `rental.${event}`, request: { rentalId: r.id } };
+        const record = (ending: RentalEvent) => step(r, ending, actor, key, as);
+        if (key !== null) {
+          const stored = await readStorage(() => ctx.storage.read.getIdempotency(key));
+          if (stored.isErr()) return err(stored.error);
+          if (stored.value !== undefined) return record({ type: event });
+        }
+        if (r.state !== "active" || r.providerRentalId === null)
+          return err(errors.transitionNotAllowed(r.state, event));
+        const id = r.providerRentalId;
+        const refunded =
+          event === "cancel" && isWithinRefundWindow(r, ctx.clock.now(), caps.rentRefundWindowMs);
+        const called = await callProvider(() =>
+          refunded ? ctx.provider.cancelRental(id) : ctx.provider.finishRental(id),
+        );
+        let ending: RentalEvent = event === "cancel" ? { type: "cancel", refunded } : { type: "finish" };
+        if (called.isErr()) {
+          const f = called.error;
+          const gone = f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found");
+          if (f.class === "declined" && f.reason === "refund_window_passed") {
+            // The provider's window closed first: no refund upstream, so none here; finish it instead.
+            const finished = await callProvider(() => ctx.provider.finishRental(id));
+            if (finished.isErr()) return err(providerError(finished.error));
+            ending = { type: "cancel", refunded: false };
+          } else if (gone) {
+            // Ended upstream already: if the provider took it back, the revoke policy applies, not the request.
+            const status = await callProvider(() => ctx.provider.getRentalStatus(id));
+            if (status.isOk() && status.value.state === "revoked") ending = { type: "revoke" };
+          } else {
+            return err(providerError(f));
+          }
+        }
+        return record(ending);
+      })(),
+    );
+
+  /** A replayed extension: the rental, or the same refusal when the provider declined that period. */
+  const declinedExtension = (r: RentalRecord, holdId: string): Result<RentalRecord, PurchaseFailed> => {
+    const period = r.periods.find((x) => x.holdId === holdId);
+    return period?.state === "failed"
+      ? err(errors.purchaseFailed(r.id, period.failureReason ?? "declined"))
+      : ok(r);
   };
 
   return {
@@ -185,7 +220,14 @@ export function rentalOperations(ctx: FesContext) {
           country: req.country,
           hours: req.hours,
         };
-        const gate = ctx.gate?.({ service: req.service, country: req.country }) ?? { enabled: true as const };
+        // The gate judges the ids the statistics are kept under: canonical where the catalog resolves them.
+        const names = ctx.resolveCodes?.({ provider: caps.name, service: req.service, country: req.country });
+        const gate = ctx.gate?.({
+          service: names?.service ?? req.service,
+          country: names?.country ?? req.country,
+        }) ?? {
+          enabled: true as const,
+        };
         if (!gate.enabled) return errAsync(errors.serviceDisabled(req.service, req.country, gate.reason));
         return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
           (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
@@ -275,6 +317,17 @@ export function rentalOperations(ctx: FesContext) {
                               costMinor: p.costMinor,
                             },
                             actor,
+                          ).orElse((e) =>
+                            e.type === "transition_not_allowed"
+                              ? // Answered after the sweeper decided: a number nobody owns is given back upstream.
+                                load(rentalId).andThen((current) =>
+                                  current.providerRentalId === issued.providerRentalId
+                                    ? okAsync(current)
+                                    : callProvider(() => ctx.provider.cancelRental(issued.providerRentalId))
+                                        .orElse(() => okAsync(undefined))
+                                        .map(() => current),
+                                )
+                              : errAsync(e),
                           ),
                         )
                         .orElse((e) => {
@@ -305,7 +358,6 @@ export function rentalOperations(ctx: FesContext) {
       return parseInput(extendRentalInput, input).asyncAndThen((req) =>
         load(req.rentalId).andThen((r): ResultAsync<RentalRecord, RentalPurchaseError> => {
           const actor = req.actor ?? `customer:${r.walletId}`;
-          const holdId = rentalHoldId(r.id, r.periods.length);
           return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
             (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
               const unit = (p: { priceMinor: number } | null) =>
@@ -325,6 +377,8 @@ export function rentalOperations(ctx: FesContext) {
                     ProviderUnavailable | RentalNotFound | TransitionNotAllowed | InsufficientFunds
                   > => {
                     if (p === null) return err(errors.providerUnavailable("extension state lost: retry"));
+                    // The period's hold id is decided under the lock: two extensions racing get :1 and :2.
+                    const holdId = rentalHoldId(r.id, loaded.rental?.periods.length ?? r.periods.length);
                     return applyEvent(
                       plan,
                       loaded,
@@ -334,15 +388,22 @@ export function rentalOperations(ctx: FesContext) {
                     ).map(() => ({ rentalId: r.id, holdId }));
                   },
                 });
-              if (stored !== undefined) return unit(null).andThen(() => load(r.id));
+              if (stored !== undefined) {
+                // Replay: the stored extension, or the same refusal if the provider declined it.
+                return unit(null).andThen((o) =>
+                  load(r.id).andThen((cur) => declinedExtension(cur, o.value.holdId)),
+                );
+              }
               if (r.state !== "active" || r.providerRentalId === null)
                 return errAsync(errors.transitionNotAllowed(r.state, "extend_requested"));
               const providerRentalId = r.providerRentalId;
               return price(r.serviceCode, r.countryCode, req.hours, r.currency, r.id)
                 .andThen((p) => unit(p).map((o) => ({ o, p })))
                 .andThen(({ o, p }) => {
-                  if (o.replayed) return load(r.id);
                   const extended = o.value;
+                  if (o.replayed) {
+                    return load(r.id).andThen((cur) => declinedExtension(cur, extended.holdId));
+                  }
                   return callProvider(() => ctx.provider.extendRental(providerRentalId, req.hours))
                     .andThen((ext) =>
                       step(
@@ -360,14 +421,12 @@ export function rentalOperations(ctx: FesContext) {
                       if (!("class" in e)) return errAsync(e);
                       // Unknown: the period stays pending; when the rental ends its hold is released.
                       if (e.class === "unknown") return load(r.id);
-                      return step(r, { type: "extend_failed", holdId: extended.holdId }, actor).andThen(() =>
-                        errAsync(
-                          errors.purchaseFailed(
-                            r.id,
-                            e.class === "declined" ? e.reason : `${e.class}:${e.reason}`,
-                          ),
-                        ),
-                      );
+                      const reason = e.class === "declined" ? e.reason : `${e.class}:${e.reason}`;
+                      return step(
+                        r,
+                        { type: "extend_failed", holdId: extended.holdId, reason },
+                        actor,
+                      ).andThen(() => errAsync(errors.purchaseFailed(r.id, reason)));
                     });
                 });
             },

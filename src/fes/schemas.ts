@@ -98,6 +98,7 @@ export const codeInput = z
     activationId: entityIdSchema.optional(),
     providerActivationId: z.string().min(1).max(64).optional(),
     code: z.string().min(1).max(200),
+    receivedAtMs: z.number().int().min(0).optional(),
     actor: actorSchema,
   })
   .refine(

@@ -71,22 +71,49 @@ export function sweeper(
     if (retried.isOk() && retried.value !== null) report.retried++;
   };
 
+  /** Closes a rental past its end: settled in full, unless the provider took it back first (revoke policy). */
+  const endRental = async (r: RentalRecord, report: Counter) => {
+    const status =
+      r.providerRentalId === null
+        ? undefined
+        : await callProvider(() => ctx.provider.getRentalStatus(r.providerRentalId!));
+    const revoked = status?.isOk() === true && status.value.state === "revoked";
+    await count(
+      report,
+      "rentalsExpired",
+    )(rentals.step(r, revoked ? { type: "revoke" } : { type: "end" }, "system:sweep"));
+  };
+
   const reconcileActivation = async (
     a: ActivationRecord,
     listed: readonly ActiveActivation[],
     report: Counter,
   ) => {
-    const match =
-      listed.find((l) => l.orderId === a.id) ??
-      (caps.supportsOrderId
-        ? undefined
-        : listed.find(
-            (l) =>
-              l.orderId === null &&
-              l.service === a.serviceCode &&
-              l.country === a.countryCode &&
-              (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs),
-          ));
+    // By order id where the provider keeps one; else by service, country and time — skipping numbers another
+    // record already owns, so two lost purchases of one pair each get their own.
+    const candidates = listed.filter(
+      (l) =>
+        l.orderId === a.id ||
+        (!caps.supportsOrderId &&
+          l.orderId === null &&
+          l.service === a.serviceCode &&
+          l.country === a.countryCode &&
+          (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs)),
+    );
+    let match: ActiveActivation | undefined;
+    for (const candidate of candidates) {
+      const taken = await readStorage(() =>
+        ctx.storage.read.findActivationByProviderId(caps.name, candidate.providerActivationId),
+      );
+      if (taken.isErr()) {
+        report.errors++;
+        return;
+      }
+      if (taken.value === undefined) {
+        match = candidate;
+        break;
+      }
+    }
     if (match === undefined) {
       await count(
         report,
@@ -94,10 +121,6 @@ export function sweeper(
       )(activations.step(a, { type: "purchase_failed", reason: "lost_purchase" }, "system:sweep"));
       return;
     }
-    const taken = await readStorage(() =>
-      ctx.storage.read.findActivationByProviderId(caps.name, match.providerActivationId),
-    );
-    if (taken.isOk() && taken.value !== undefined) return;
     await count(
       report,
       "reconciled",
@@ -187,8 +210,7 @@ export function sweeper(
             errors: 0,
           };
           for (const a of due.activationsPastDeadline) await timeOut(a, report);
-          for (const r of due.rentalsPastEnd)
-            await count(report, "rentalsExpired")(rentals.step(r, { type: "end" }, "system:sweep"));
+          for (const r of due.rentalsPastEnd) await endRental(r, report);
           if (due.pendingActivations.length > 0) {
             const listed = await callProvider(() => ctx.provider.listActiveActivations());
             if (listed.isErr()) report.errors += due.pendingActivations.length;

@@ -2,6 +2,7 @@ import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import {
   type CurrencyMismatch,
   errors,
+  type HoldExists,
   type HoldNotFound,
   type HoldNotOpen,
   type IdempotencyConflict,
@@ -69,6 +70,7 @@ export interface Statement {
 
 type MoveError =
   | InvalidInput
+  | HoldExists
   | WalletNotFound
   | CurrencyMismatch
   | InsufficientFunds
@@ -359,9 +361,13 @@ export function walletOperations(ctx: FesContext) {
           walletIds: [req.walletId],
           unitKey: `idem:${req.idempotencyKey}`,
           actor: req.actor ?? "platform",
+          load: { holdIds: [manualHoldId(req.operationId)] },
           compute: (plan, loaded) =>
             lockedWallet(loaded, req.walletId)
               .andThen((w) => checkCurrency(w, req.currency))
+              .andThen((w) =>
+                loaded.holds.length > 0 ? err(errors.holdExists(manualHoldId(req.operationId))) : ok(w),
+              )
               .andThen((w) =>
                 plan.freeze(w.id, {
                   id: manualHoldId(req.operationId),

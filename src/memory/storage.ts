@@ -50,6 +50,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
   const transfersByAccount = new Map<string, TransferRecord[]>();
   const idempotency = new Map<string, IdempotencyRecord>();
   const audit: AuditRecord[] = [];
+  const auditIds = new Set<string>();
   /** Activations and rentals that are not terminal: what the sweeper scans. */
   const openActivations = new Set<string>();
   const openRentals = new Set<string>();
@@ -146,7 +147,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     }
     if (idem !== undefined) journal.mapSet(idempotency, idem.key, idem);
     // Rows of the plan are owned by it: stored frozen as they are, not copied.
-    for (const a of plan.audit ?? NONE) journal.push(audit, Object.freeze(a));
+    for (const a of plan.audit ?? NONE) {
+      journal.push(audit, Object.freeze(a));
+      journal.setMember(auditIds, a.id, true);
+    }
   }
 
   /** Checks every guard of the plan against the current state (plus the plan's own earlier rows). */
@@ -215,6 +219,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     if (plan.idempotency !== undefined && idempotency.has(plan.idempotency.key)) {
       conflict("unique:idempotency", `idempotency key ${plan.idempotency.key} exists`);
     }
+    const rows = plan.audit ?? NONE;
+    rows.forEach((a, i) => {
+      if (auditIds.has(a.id) || rows.findIndex((x) => x.id === a.id) < i) {
+        conflict("unique:audit", `audit row ${a.id} exists`);
+      }
+    });
   }
 
   function checkVersions<T extends { id: string; version: number }>(

@@ -50,10 +50,14 @@ export type RentalEvent =
       readonly endsAtMs: number;
       readonly costMinor: number | null;
     }
-  | { readonly type: "extend_failed"; readonly holdId: string }
+  | { readonly type: "extend_failed"; readonly holdId: string; readonly reason: string }
   | { readonly type: "sms"; readonly count: number }
-  /** The customer cancels: within the refund window a cancel, after it an early finish. */
-  | { readonly type: "cancel" }
+  /**
+   * The customer cancels: within the refund window a cancel, after it an early finish. `refunded` carries the
+   * decision the provider call was made on (the window may close while that call is in flight); without it the
+   * window is judged at the transition's time.
+   */
+  | { readonly type: "cancel"; readonly refunded?: boolean }
   | { readonly type: "finish" }
   /** The sweeper closes a rental whose end has passed. */
   | { readonly type: "end" }
@@ -147,7 +151,9 @@ export function transitionRental(
       return ok({
         next: {
           ...r,
-          periods: r.periods.map((p) => (p.holdId === event.holdId ? { ...p, state: "failed" as const } : p)),
+          periods: r.periods.map((p) =>
+            p.holdId === event.holdId ? { ...p, state: "failed" as const, failureReason: event.reason } : p,
+          ),
         },
         effects: [{ type: "hold.settle", holdId: event.holdId, amountMinor: 0 }],
       });
@@ -155,7 +161,7 @@ export function transitionRental(
     case "sms":
       return ok({ next: { ...r, messageCount: r.messageCount + event.count }, effects: [] });
     case "cancel":
-      return isWithinRefundWindow(r, now, ctx.rentRefundWindowMs)
+      return (event.refunded ?? isWithinRefundWindow(r, now, ctx.rentRefundWindowMs))
         ? end(r, "cancelled", ctx)
         : end(r, "finished", ctx);
     case "finish":

@@ -56,7 +56,7 @@ export interface StorageTx {
    * - `activations` / `rentals`: `expectedVersion: null` inserts (the id is new), a number updates only when the
    *   stored version equals it; the stored version becomes the previous one plus one;
    * - `idempotency`: the key is new;
-   * - `audit`: append only.
+   * - `audit`: the id is new; append only.
    * A `load` after an `apply` in the same unit of work sees the applied writes.
    */
   apply(plan: CommitPlan): Promise<void>;

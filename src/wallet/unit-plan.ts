@@ -1,5 +1,11 @@
 import { err, ok, type Result } from "neverthrow";
-import { errors, type HoldNotOpen, type InsufficientFunds, type SettleExceedsHold } from "../core/errors.js";
+import {
+  errors,
+  type HoldNotOpen,
+  type InsufficientFunds,
+  type InvalidInput,
+  type SettleExceedsHold,
+} from "../core/errors.js";
 import { invariant } from "../core/invariant.js";
 import {
   type ActivationRecord,
@@ -170,11 +176,18 @@ export class UnitPlan {
     amountMinor: number,
     operationId: string,
     reason: string | null,
-  ): Result<TransferRecord, InsufficientFunds> {
+  ): Result<TransferRecord, InsufficientFunds | InvalidInput> {
     const w = this.#get(walletId);
     const available = w.balanceMinor - w.frozenMinor;
     if (direction === "debit" && amountMinor > available) {
       return err(errors.insufficientFunds(walletId, available, amountMinor));
+    }
+    if (direction === "credit" && w.balanceMinor + amountMinor > Number.MAX_SAFE_INTEGER) {
+      return err(
+        errors.invalidInput([
+          { path: "amountMinor", message: "the balance would exceed the largest safe amount" },
+        ]),
+      );
     }
     return ok(this.#transfer(kind, walletId, direction, platform, amountMinor, operationId, reason, null));
   }
