@@ -334,7 +334,8 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run directly: `npx tsx bench/postgres.ts` (inside the bundle of bench/run.ts, argv[1] is the bundle, not this file).
+if (/[\\/]bench[\\/]postgres\.ts$/.test(process.argv[1] ?? "")) {
   const { title, lines } = await run();
   console.log(`${title}\n${lines.map((l) => `  ${l}`).join("\n")}`);
 }
