@@ -10,6 +10,7 @@ import {
   type StorageFailure,
   type WalletNotFound,
 } from "../core/errors.js";
+import { InvariantViolation } from "../core/invariant.js";
 import type { WalletRecord } from "../core/records.js";
 import { fingerprint, runUnit } from "../core/unit-of-work.js";
 import type { PricingFunction } from "../policy/pricing.js";
@@ -137,7 +138,20 @@ export function runMoneyUnit<T, E>(
       }
     }
     const plan = new UnitPlan(unit.unitKey, nowMs, unit.actor, unit.idempotencyKey, loaded.wallets);
-    const result = unit.compute(plan, loaded);
+    let result: Result<T, E>;
+    try {
+      result = unit.compute(plan, loaded);
+    } catch (e) {
+      // The decision is pure: an exception there is a bug (a broken invariant, a policy that is not a function…),
+      // never a storage failure to retry or report as such.
+      if (e instanceof InvariantViolation) throw e;
+      throw new InvariantViolation(
+        `${unit.operation}: the decision threw: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
     if (result.isErr()) return err(result.error);
     const idempotency =
       unit.idempotencyKey === null

@@ -73,10 +73,25 @@ export function sweeper(
 
   /** Closes a rental past its end: settled in full, unless the provider took it back first (revoke policy). */
   const endRental = async (r: RentalRecord, report: Counter) => {
-    const status =
-      r.providerRentalId === null
-        ? undefined
-        : await callProvider(() => ctx.provider.getRentalStatus(r.providerRentalId!));
+    const id = r.providerRentalId;
+    // An extension whose answer was lost: if the provider's end moved past ours, it happened — keep the rental.
+    const unsure = r.periods.find((p) => p.state === "pending");
+    if (unsure !== undefined && id !== null && r.endsAtMs !== null) {
+      const listed = await callProvider(() => ctx.provider.listActiveRentals());
+      const upstream = listed.isOk() ? listed.value.find((l) => l.providerRentalId === id) : undefined;
+      if (upstream?.endsAtMs != null && upstream.endsAtMs > r.endsAtMs) {
+        const confirmed = await rentals.step(
+          r,
+          { type: "extend_confirmed", holdId: unsure.holdId, endsAtMs: upstream.endsAtMs, costMinor: null },
+          "system:sweep",
+        );
+        if (confirmed.isOk()) report.reconciled++;
+        else if (confirmed.error.type === "transition_not_allowed") report.skipped++;
+        else report.errors++;
+        return;
+      }
+    }
+    const status = id === null ? undefined : await callProvider(() => ctx.provider.getRentalStatus(id));
     const revoked = status?.isOk() === true && status.value.state === "revoked";
     await count(
       report,

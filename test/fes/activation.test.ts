@@ -204,4 +204,24 @@ describe("activation FES cycle", () => {
       balanceMinor: 1000,
     });
   });
+
+  it("a decision that throws is a bug (InvariantViolation), never reported as a storage failure", async () => {
+    const { InvariantViolation, defaultRefundPolicy } = await import("../../src/index.js");
+    const broken = {
+      ...defaultRefundPolicy,
+      activation: () => {
+        throw new TypeError("policy bug");
+      },
+    };
+    const { fes } = await setup({ policy: broken });
+    await fund(fes, "alice", 1000);
+    const a = (
+      await fes.buyActivation({ walletId: "alice", service: "tg", country: "6", idempotencyKey: "b" })
+    )._unsafeUnwrap();
+    await expect(fes.onCode({ activationId: a.id, code: "1" })).rejects.toBeInstanceOf(InvariantViolation);
+    expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
+      balanceMinor: 1000,
+      frozenMinor: 50,
+    });
+  });
 });

@@ -135,6 +135,28 @@ describe("rental FES cycle", () => {
     expect((await fes.getRental(r.id))._unsafeUnwrap().state).toBe("active");
   });
 
+  it("an extension whose answer was lost is confirmed by the sweeper when the provider's end moved", async () => {
+    const { fes, clock, fake, storage } = await setup();
+    await fund(fes, "alice", 1000);
+    const r = (
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+    )._unsafeUnwrap();
+    await fake.control.injectFault({ action: "extendRental", kind: "unknown_after_success" });
+    const x = (await fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" }))._unsafeUnwrap();
+    expect(x.periods.map((p) => p.state)).toEqual(["paid", "pending"]);
+    clock.advance(2 * HOUR);
+    expect((await fes.sweep())._unsafeUnwrap()).toMatchObject({ reconciled: 1, rentalsExpired: 0 });
+    const kept = (await fes.getRental(r.id))._unsafeUnwrap();
+    expect(kept).toMatchObject({ state: "active", endsAtMs: r.endsAtMs! + 3 * HOUR, priceMinor: 50 });
+    clock.advance(3 * HOUR);
+    expect((await fes.sweep())._unsafeUnwrap().rentalsExpired).toBe(1);
+    expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
+      balanceMinor: 950,
+      frozenMinor: 0,
+    });
+    expect(await storage.read.listHolds({ state: "open" })).toEqual([]);
+  });
+
   it("rental durations outside 1–1344 hours are invalid input and write nothing", async () => {
     const { fes, storage } = await setup();
     await fund(fes, "alice", 1000);
