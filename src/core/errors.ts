@@ -37,6 +37,13 @@ export type SettleExceedsHold = {
   readonly heldMinor: number;
   readonly requestedMinor: number;
 };
+export type ReversalExceedsSettled = {
+  readonly type: "reversal_exceeds_settled";
+  readonly operationId: string;
+  readonly settledMinor: number;
+  readonly reversedMinor: number;
+  readonly requestedMinor: number;
+};
 export type ActivationNotFound = { readonly type: "activation_not_found"; readonly activationId: string };
 export type RentalNotFound = { readonly type: "rental_not_found"; readonly rentalId: string };
 export type TransitionNotAllowed = {
@@ -79,6 +86,7 @@ export type FesError =
   | HoldExists
   | HoldNotOpen
   | SettleExceedsHold
+  | ReversalExceedsSettled
   | ActivationNotFound
   | RentalNotFound
   | TransitionNotAllowed
@@ -123,6 +131,18 @@ export const errors = {
     type: "settle_exceeds_hold",
     holdId,
     heldMinor,
+    requestedMinor,
+  }),
+  reversalExceedsSettled: (
+    operationId: string,
+    settledMinor: number,
+    reversedMinor: number,
+    requestedMinor: number,
+  ): ReversalExceedsSettled => ({
+    type: "reversal_exceeds_settled",
+    operationId,
+    settledMinor,
+    reversedMinor,
     requestedMinor,
   }),
   activationNotFound: (activationId: string): ActivationNotFound => ({

@@ -54,6 +54,9 @@ export const creditInput = z.object({
   actor: actorSchema,
 });
 
+/** A reversal names the operation whose settled money it gives back. */
+export const reverseInput = creditInput.extend({ operationId: entityIdSchema });
+
 export const freezeInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,

@@ -8,6 +8,7 @@ import {
   type IdempotencyConflict,
   type InsufficientFunds,
   type InvalidInput,
+  type ReversalExceedsSettled,
   type SettleExceedsHold,
   type StorageFailure,
   type TransitionNotAllowed,
@@ -27,6 +28,7 @@ import {
   freezeInput,
   moneyMoveInput,
   releaseInput,
+  reverseInput,
   settleInput,
   statementInput,
 } from "./schemas.js";
@@ -70,6 +72,7 @@ export interface Statement {
 
 type MoveError =
   | InvalidInput
+  | ReversalExceedsSettled
   | HoldExists
   | WalletNotFound
   | CurrencyMismatch
@@ -125,9 +128,27 @@ export function walletOperations(ctx: FesContext) {
       walletIds: [request.walletId],
       unitKey: `idem:${request.idempotencyKey}`,
       actor: request.actor ?? "platform",
+      // A reversal gives back at most what was settled for its operation, less what was already given back.
+      ...(operation === "reverse" && request.operationId !== undefined
+        ? { load: { operationId: request.operationId } }
+        : {}),
       compute: (plan, loaded) =>
         lockedWallet(loaded, request.walletId)
           .andThen((w) => checkCurrency(w, request.currency))
+          .andThen((w): Result<WalletRecord, ReversalExceedsSettled> => {
+            const posted = loaded.operation;
+            if (operation !== "reverse" || posted === undefined) return ok(w);
+            return posted.reversedMinor + amountMinor > posted.settledMinor
+              ? err(
+                  errors.reversalExceedsSettled(
+                    request.operationId ?? "",
+                    posted.settledMinor,
+                    posted.reversedMinor,
+                    amountMinor,
+                  ),
+                )
+              : ok(w);
+          })
           .andThen((w) =>
             plan.post(
               kind,
@@ -337,11 +358,12 @@ export function walletOperations(ctx: FesContext) {
       amountMinor: number;
       currency: string;
       reason: string;
-      operationId?: string;
+      /** The operation (activation, rental or manual operation id) whose settled money is given back. */
+      operationId: string;
       idempotencyKey: string;
       actor?: string;
     }) {
-      return validated(creditInput, input, (req) => move("reverse", req));
+      return validated(reverseInput, input, (req) => move("reverse", req));
     },
 
     /** Places a manual hold for a platform operation; its id derives from `operationId`. */

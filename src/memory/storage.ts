@@ -11,6 +11,7 @@ import type {
 import {
   type CommitPlan,
   type DueWork,
+  type Loaded,
   type Storage,
   StorageConflictError,
   type StorageReader,
@@ -358,7 +359,21 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
               const h = holds.get(id);
               if (h !== undefined) loadedHolds.push(h);
             }
+            let operation: Loaded["operation"];
+            if (request.operationId !== undefined) {
+              let settledMinor = 0;
+              let reversedMinor = 0;
+              for (const walletId of walletIds) {
+                for (const t of transfersByAccount.get(walletId) ?? NONE) {
+                  if (t.operationId !== request.operationId) continue;
+                  if (t.kind === "settle") settledMinor += t.amountMinor;
+                  else if (t.kind === "reversal") reversedMinor += t.amountMinor;
+                }
+              }
+              operation = { settledMinor, reversedMinor };
+            }
             return {
+              ...(operation === undefined ? {} : { operation }),
               wallets: lockedWallets,
               idempotency:
                 request.idempotencyKey === undefined ? undefined : idempotency.get(request.idempotencyKey),

@@ -155,6 +155,7 @@ interface LoadParts {
   readonly activation: boolean;
   readonly rental: boolean;
   readonly holds: boolean;
+  readonly operation: boolean;
 }
 
 /**
@@ -227,6 +228,7 @@ class PgUnitOfWork implements StorageTx {
       activation: request.activationId !== undefined,
       rental: request.rentalId !== undefined,
       holds: owners.length > 0 || holdIds.length > 0,
+      operation: request.operationId !== undefined,
     };
     const statements = [...this.pending];
     this.pending.length = 0;
@@ -246,6 +248,14 @@ class PgUnitOfWork implements StorageTx {
       const where = holdIds.length > 0 ? [`id = ANY(${literalArray(holdIds)})`, ...owners] : owners;
       statements.push(`${q.selectHolds} WHERE ${where.join(" OR ")} ORDER BY id COLLATE "C"`);
     }
+    if (request.operationId !== undefined) {
+      statements.push(
+        `SELECT coalesce(sum(amount_minor) FILTER (WHERE kind = 'settle'), 0)::text AS settled, ` +
+          `coalesce(sum(amount_minor) FILTER (WHERE kind = 'reversal'), 0)::text AS reversed ` +
+          `FROM ${q.schema}.transfers WHERE wallet_id = ANY(${literalArray(walletIds)}) ` +
+          `AND operation_id = ${quoteLiteral(request.operationId)}`,
+      );
+    }
     const empty: Loaded = {
       wallets: [],
       idempotency: undefined,
@@ -262,7 +272,11 @@ class PgUnitOfWork implements StorageTx {
     const [act] = take(parts.activation);
     const [rent] = take(parts.rental);
     const holds = take(parts.holds).map((r) => readRow(holdColumns, r));
+    const [sums] = take(parts.operation);
     return {
+      ...(sums === undefined
+        ? {}
+        : { operation: { settledMinor: Number(sums.settled), reversedMinor: Number(sums.reversed) } }),
       wallets,
       idempotency: idem === undefined ? undefined : readRow(idempotencyColumns, idem),
       activation: act === undefined ? undefined : readRow(activationColumns, act),

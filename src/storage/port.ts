@@ -73,6 +73,8 @@ export interface LoadRequest {
   readonly rentalId?: string;
   /** Holds to load by id. */
   readonly holdIds?: readonly string[];
+  /** Sums the money posted for this operation on the requested wallets (what a reversal may give back). */
+  readonly operationId?: string;
 }
 
 /** What `load` returns. */
@@ -84,6 +86,8 @@ export interface Loaded {
   readonly rental: RentalRecord | undefined;
   /** The holds requested by id and those owned by the activation or rental, ordered by id, each once. */
   readonly holds: readonly HoldRecord[];
+  /** With `operationId`: its settled and reversed totals on the requested wallets (0 when none). */
+  readonly operation?: { readonly settledMinor: number; readonly reversedMinor: number };
 }
 
 /** Everything one unit of work writes. */

@@ -174,6 +174,30 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
         expect(loaded.idempotency?.result).toEqual({ ok: true });
         expect(loaded.activation?.id).toBe("a1");
         expect(loaded.holds.map((h) => h.id)).toEqual(["hold:a1", "m1"]);
+        // The money posted for an operation: settled to revenue and reversed back, on the requested wallets.
+        await applyPlan(s, {
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: -30, frozenDeltaMinor: 0 }],
+          transfers: [
+            {
+              ...transfer("s1", "w1", 50, 150),
+              kind: "settle",
+              debitAccountId: "w1",
+              creditAccountId: "@revenue:USD",
+              operationId: "op-9",
+            },
+            {
+              ...transfer("r1", "w1", 20, 170),
+              kind: "reversal",
+              debitAccountId: "@revenue:USD",
+              creditAccountId: "w1",
+              operationId: "op-9",
+            },
+          ],
+        });
+        const sums = await s.transaction((tx) => tx.load({ walletIds: ["w1"], operationId: "op-9" }));
+        expect(sums.operation).toEqual({ settledMinor: 50, reversedMinor: 20 });
+        const none = await s.transaction((tx) => tx.load({ walletIds: ["w1"], operationId: "op-0" }));
+        expect(none.operation).toEqual({ settledMinor: 0, reversedMinor: 0 });
         // A load after an apply in the same unit of work sees the applied writes.
         const after = await s.transaction(async (tx) => {
           await tx.load({ walletIds: ["w1"] });
@@ -183,7 +207,7 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
           });
           return tx.load({ walletIds: ["w1"] });
         });
-        expect(after.wallets[0]?.balanceMinor).toBe(201);
+        expect(after.wallets[0]?.balanceMinor).toBe(171);
       },
     ),
 

@@ -70,6 +70,18 @@ export function createLenientStorage(): Storage {
         activation,
         rental,
         holds: holdIds.flatMap((id) => (holds.has(id) ? [holds.get(id)!] : [])),
+        ...(request.operationId === undefined
+          ? {}
+          : {
+              operation: {
+                settledMinor: transfers
+                  .filter((t) => t.operationId === request.operationId && t.kind === "settle")
+                  .reduce((x, t) => x + t.amountMinor, 0),
+                reversedMinor: transfers
+                  .filter((t) => t.operationId === request.operationId && t.kind === "reversal")
+                  .reduce((x, t) => x + t.amountMinor, 0),
+              },
+            }),
       };
     },
     apply,

@@ -93,6 +93,32 @@ describe("wallet operations", () => {
       ["reversal", "@revenue:USD", "alice"],
     ]);
     expect(await checkLedgerInvariants(storage.read)).toEqual([]);
+    // Given back in full: another key cannot give back more than was settled.
+    const before = await storage.read.listTransfers();
+    const again = await fes.reverse({
+      walletId: "alice",
+      amountMinor: 1,
+      currency: "USD",
+      reason: "again",
+      operationId: a.id,
+      idempotencyKey: "rev2",
+    });
+    expect(again._unsafeUnwrapErr()).toEqual({
+      type: "reversal_exceeds_settled",
+      operationId: a.id,
+      settledMinor: 50,
+      reversedMinor: 50,
+      requestedMinor: 1,
+    });
+    expect(await storage.read.listTransfers()).toEqual(before);
+    const unnamed = await fes.reverse({
+      walletId: "alice",
+      amountMinor: 1,
+      currency: "USD",
+      reason: "x",
+      idempotencyKey: "rev3",
+    } as never);
+    expect(unnamed._unsafeUnwrapErr().type).toBe("invalid_input");
   });
 
   it("a manual hold settles in part and releases the rest in the same step, exactly once", async () => {
