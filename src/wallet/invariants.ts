@@ -109,5 +109,16 @@ export async function checkLedgerInvariants(read: StorageReader): Promise<readon
   const resolved = holds.filter((h) => h.state !== "open").length;
   if (resolvedAudits !== resolved)
     fail(8, "audit", `${resolved} resolved holds but ${resolvedAudits} resolution audit rows`);
+  // Every state change of an activation or rental is one audit row: as many rows as versions.
+  const changes = new Map<string, number>();
+  for (const a of audit) {
+    if ((a.subjectType === "activation" || a.subjectType === "rental") && a.action !== "activation.late_code") {
+      changes.set(a.subjectId, (changes.get(a.subjectId) ?? 0) + 1);
+    }
+  }
+  for (const r of [...activations, ...rentals]) {
+    const rows = changes.get(r.id) ?? 0;
+    if (rows !== r.version) fail(8, r.id, `version ${r.version} but ${rows} state-change audit rows`);
+  }
   return out;
 }
