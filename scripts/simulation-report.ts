@@ -1,25 +1,22 @@
 /**
  * What the simulation prints: the summary of a run (outcomes, money, wallets, invariants) and its health
- * (statistics per service and country, the policy decisions, the targets report and the coherence report), with
- * plain-text renderings of what `src/health` does not render itself (decisions, targets, a short coherence
- * summary), and the same as one static HTML page.
+ * (statistics per service and country, the policy decisions, the targets report and the coherence report), as
+ * text (the library's renderings plus a short coherence summary worded for a sequential run) and as one static
+ * HTML page.
  */
 import {
   buildCoherenceReport,
   type CoherenceReport,
   computeHealthOverview,
-  defaultHealthPolicyConfig,
   escapeHealthHtml,
   evaluateHealthPolicies,
-  formatHealthShare,
-  type HealthDecision,
   type HealthGroupStats,
   type HealthOverview,
   type HealthPolicyReport,
-  type HealthTargetStatus,
+  renderHealthDecisions,
   renderHealthHtml,
   renderHealthTables,
-  renderHealthTextTable,
+  renderHealthTargets,
 } from "../src/health/index.js";
 import type { SimulationResult, summarize } from "./simulation.js";
 
@@ -65,58 +62,6 @@ export async function simulationHealth(result: SimulationResult): Promise<Simula
   return { asOfMs, overview, policies, coherence };
 }
 
-const DECISION_TITLES: Readonly<Record<HealthDecision["type"], string>> = {
-  disable: "disable",
-  warn: "warn",
-  alert: "alert",
-  cancel_pile_up: "cancel pile-up",
-};
-
-/** The policy decisions, one line each with its reason, grouped by type (disable, warn, alert, pile-up). */
-export function renderDecisions(policies: HealthPolicyReport): string {
-  const lines = [`Policy decisions (as of ${isoMinute(policies.nowMs)})`];
-  if (policies.decisions.length === 0) lines.push("  none: every service is within its limits");
-  for (const type of ["disable", "warn", "alert", "cancel_pile_up"] as const) {
-    const of = policies.decisions.filter((d) => d.type === type);
-    if (of.length === 0) continue;
-    lines.push(`  ${DECISION_TITLES[type]} (${of.length})`);
-    for (const d of of) lines.push(`    ${d.reason}`);
-  }
-  return lines.join("\n");
-}
-
-const STATUS_MARK: Readonly<Record<HealthTargetStatus, string>> = {
-  met: "met",
-  missed: "MISSED",
-  uncertain: "uncertain",
-  insufficient_sample: "too few",
-};
-
-function targetRows(policies: HealthPolicyReport): { header: string[]; rows: string[][] } {
-  const first = policies.targets[0];
-  const header = [
-    "service",
-    "ended",
-    ...(first?.checks ?? []).map(
-      (c) => `${c.metric} ${c.direction === "above" ? ">" : "<"} ${Math.round(c.target * 100)}%`,
-    ),
-  ];
-  const rows = policies.targets.map((row) => [
-    row.service ?? "overall",
-    String(row.decided),
-    ...row.checks.map((c) => `${formatHealthShare(c.share)} ${STATUS_MARK[c.status]}`),
-  ]);
-  return { header, rows };
-}
-
-/** The targets report: one row per service after the overall row, each share with its verdict. */
-export function renderTargets(policies: HealthPolicyReport): string {
-  const { header, rows } = targetRows(policies);
-  const confidence = Math.round(defaultHealthPolicyConfig.targets.confidence * 100);
-  const judge = `met/MISSED when the ${confidence}% Wilson interval is wholly on one side, else uncertain`;
-  return `Targets (${judge})\n${indent(renderHealthTextTable(header, rows))}`;
-}
-
 /** A short coherence section: the verdict, the money checks, race pairs and the recommendations. */
 export function renderCoherenceSummary(report: CoherenceReport): string {
   const c = report.coherence;
@@ -153,9 +98,9 @@ export function renderHealthText(health: SimulationHealth): string {
     "Health (money in minor units: cents)",
     indent(renderHealthTables(health.overview)),
     "",
-    renderDecisions(health.policies),
+    renderHealthDecisions(health.policies),
     "",
-    renderTargets(health.policies),
+    renderHealthTargets(health.policies),
     "",
     renderCoherenceSummary(health.coherence),
   ].join("\n");
@@ -197,7 +142,7 @@ export function renderInvariants(summary: SimulationSummary): string {
 
 /**
  * The run as one static HTML page (inline CSS and SVG, no script, no external asset): the dashboard of
- * `renderHealthHtml`, followed by the targets and the run's summary, which the dashboard does not show.
+ * `renderHealthHtml` (decisions and targets included), followed by the run's summary, which it does not show.
  */
 export function renderHealthPage(
   health: SimulationHealth,
@@ -213,27 +158,9 @@ export function renderHealthPage(
     generatedAtMs: health.asOfMs,
   });
   const pre = (text: string) => `<pre>${escapeHealthHtml(text)}</pre>`;
-  const extra = [
-    `<section><h2>Targets</h2>${targetsTable(health.policies)}</section>`,
-    `<section><h2>Run</h2>${pre(`${setupLine}\n\n${renderSummary(summary)}\n\n${renderInvariants(summary)}`)}</section>`,
-  ].join("\n");
+  const extra = `<section><h2>Run</h2>${pre(`${setupLine}\n\n${renderSummary(summary)}\n\n${renderInvariants(summary)}`)}</section>`;
   const end = page.lastIndexOf("</body>");
   return end === -1 ? `${page}${extra}` : `${page.slice(0, end)}${extra}\n${page.slice(end)}`;
-}
-
-function targetsTable(policies: HealthPolicyReport): string {
-  const { header, rows } = targetRows(policies);
-  const cells = (cs: readonly string[], tag: "th" | "td") =>
-    cs
-      .map((c, i) =>
-        i === 0 || tag === "th" ? `<th>${escapeHealthHtml(c)}</th>` : `<td>${escapeHealthHtml(c)}</td>`,
-      )
-      .join("");
-  return (
-    `<table><thead><tr>${cells(header, "th")}</tr></thead><tbody>` +
-    rows.map((r) => `<tr>${cells(r, "td")}</tr>`).join("") +
-    "</tbody></table>"
-  );
 }
 
 /** A compact JSON projection: the service and country tables, the decisions, the targets, the coherence verdict. */
@@ -263,8 +190,4 @@ function indent(text: string): string {
     .split("\n")
     .map((l) => (l === "" ? l : `  ${l}`))
     .join("\n");
-}
-
-function isoMinute(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }

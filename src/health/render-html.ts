@@ -1,17 +1,26 @@
 /**
  * A static HTML dashboard: one self-contained page (inline CSS and SVG, no script, no external asset) with the
- * outcome mix per service, volume and success per day and per hour, the tables, the policy decisions and, when
- * given, the coherence report's findings.
+ * outcome mix per service, volume and success per day and per hour, the tables and, when given, the policy
+ * decisions, the targets report and the coherence report's findings.
  */
 import type { CoherenceReport } from "./coherence.js";
 import type { HealthPolicyReport } from "./policies.js";
-import { formatHealthDuration, formatHealthShare } from "./render-text.js";
+import {
+  describeHealthTargetsJudging,
+  formatHealthDuration,
+  formatHealthShare,
+  type HealthTargetsJudging,
+  healthTargetsTable,
+} from "./render-text.js";
 import type { HealthGroupStats, HealthOverview, HealthStats } from "./stats.js";
 
 /** What {@link renderHealthHtml} shows. */
 export interface HealthHtmlInput {
   readonly overview: HealthOverview;
+  /** Adds the policy decisions and the targets report. */
   readonly policies?: HealthPolicyReport;
+  /** How the targets were judged (the report does not say); default the default config's (`bounds` at 95 %). */
+  readonly targetsJudging?: HealthTargetsJudging;
   readonly coherence?: CoherenceReport;
   readonly title?: string;
   /** Printed in the header; default: none. */
@@ -172,6 +181,22 @@ function table(stats: HealthStats): string {
   );
 }
 
+/** The targets report: one row per service after the overall row, each share with its verdict. */
+function targetsTable(policies: HealthPolicyReport): string {
+  const { header, rows } = healthTargetsTable(policies);
+  const cells = (cs: readonly string[], tag: "th" | "td") =>
+    cs
+      .map((c, i) =>
+        i === 0 || tag === "th" ? `<th>${escapeHealthHtml(c)}</th>` : `<td>${escapeHealthHtml(c)}</td>`,
+      )
+      .join("");
+  return (
+    `<table><thead><tr>${cells(header, "th")}</tr></thead><tbody>` +
+    rows.map((r) => `<tr>${cells(r, "td")}</tr>`).join("") +
+    "</tbody></table>"
+  );
+}
+
 function list(items: readonly string[], empty: string): string {
   if (items.length === 0) return `<p class="muted">${escapeHealthHtml(empty)}</p>`;
   return `<ul>${items.map((i) => `<li>${escapeHealthHtml(i)}</li>`).join("")}</ul>`;
@@ -199,6 +224,11 @@ export function renderHealthHtml(input: HealthHtmlInput): string {
         input.policies.decisions.map((d) => `${d.type}: ${d.reason}`),
         "No decision: every service is within its limits.",
       )}</section>`,
+    );
+    sections.push(
+      `<section><h2>Targets</h2><p class="muted">${escapeHealthHtml(
+        describeHealthTargetsJudging(input.targetsJudging),
+      )}</p>${targetsTable(input.policies)}</section>`,
     );
   }
   sections.push(`<section><h2>Outcomes per service</h2>${outcomeBars(overview.byService.groups)}</section>`);

@@ -1,9 +1,16 @@
 /**
- * Plain-text renderings: health tables for a terminal (`npm start`) and the coherence report. Money stays in
- * minor units with its currency: the library does not know how many decimals a currency has.
+ * Plain-text renderings: health tables for a terminal (`npm start`), the policy decisions, the targets report and
+ * the coherence report. Money stays in minor units with its currency: the library does not know how many decimals
+ * a currency has.
  */
 import type { CoherenceReport } from "./coherence.js";
-import type { HealthDecision } from "./policies.js";
+import {
+  defaultHealthPolicyConfig,
+  type HealthDecision,
+  type HealthPolicyConfig,
+  type HealthPolicyReport,
+  type HealthTargetStatus,
+} from "./policies.js";
 import type { HealthGroupStats, HealthMoney, HealthOverview, HealthShare, HealthStats } from "./stats.js";
 import type { HealthWindow } from "./window.js";
 
@@ -107,6 +114,107 @@ export function renderHealthTables(overview: HealthOverview): string {
     renderHealthTable(overview.byService, "Per service"),
     renderHealthTable(overview.byCountry, "Per country"),
   ].join("\n\n");
+}
+
+const DECISION_TITLES: Readonly<Record<HealthDecision["type"], string>> = {
+  disable: "disable",
+  warn: "warn",
+  alert: "alert",
+  cancel_pile_up: "cancel pile-up",
+};
+
+/**
+ * The policy decisions as plain text: a heading with the instant they were taken (UTC, to the minute), then the
+ * decisions grouped by type (disable, warn, alert, cancel pile-up), one reason per line.
+ *
+ * ```text
+ * Policy decisions (as of 2026-10-31 00:00)
+ *   disable (1)
+ *     service mm: success upper bound 2.3 % (0/163 at 95.0 %) is below the disable floor 15.0 %
+ * ```
+ */
+export function renderHealthDecisions(report: HealthPolicyReport): string {
+  const lines = [`Policy decisions (as of ${isoMinute(report.nowMs)})`];
+  if (report.decisions.length === 0) lines.push("  none: every service is within its limits");
+  for (const type of ["disable", "warn", "alert", "cancel_pile_up"] as const) {
+    const of = report.decisions.filter((d) => d.type === type);
+    if (of.length === 0) continue;
+    lines.push(`  ${DECISION_TITLES[type]} (${of.length})`);
+    for (const d of of) lines.push(`    ${d.reason}`);
+  }
+  return lines.join("\n");
+}
+
+/** How a target verdict is printed in the targets report. */
+const TARGET_MARKS: Readonly<Record<HealthTargetStatus, string>> = {
+  met: "met",
+  missed: "MISSED",
+  uncertain: "uncertain",
+  insufficient_sample: "too few",
+};
+
+/** How the targets were judged, for the heading of the targets report; default the default config's. */
+export type HealthTargetsJudging = Pick<HealthPolicyConfig["targets"], "judge" | "confidence">;
+
+/**
+ * The targets report as cells: a header (`service`, `ended`, then one column per target such as
+ * `success > 60%`) and one row per target row of the report (the overall row first, as `overall`), each share
+ * with its verdict (`56.3% MISSED`). {@link renderHealthTargets} and the HTML dashboard lay these out.
+ */
+export function healthTargetsTable(report: HealthPolicyReport): {
+  readonly header: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+} {
+  const first = report.targets[0];
+  const header = [
+    "service",
+    "ended",
+    ...(first?.checks ?? []).map(
+      (c) => `${c.metric} ${c.direction === "above" ? ">" : "<"} ${Math.round(c.target * 100)}%`,
+    ),
+  ];
+  const rows = report.targets.map((row) => [
+    row.service ?? "overall",
+    String(row.decided),
+    ...row.checks.map((c) => `${formatHealthShare(c.share)} ${TARGET_MARKS[c.status]}`),
+  ]);
+  return { header, rows };
+}
+
+/** The sentence that says how the verdicts of the targets report were reached. */
+export function describeHealthTargetsJudging(
+  judging: HealthTargetsJudging = defaultHealthPolicyConfig.targets,
+): string {
+  return judging.judge === "bounds"
+    ? `met/MISSED when the ${Math.round(judging.confidence * 100)}% Wilson interval is wholly on one side, else uncertain`
+    : "met/MISSED by the observed share";
+}
+
+/**
+ * The targets report as plain text: a heading saying how the verdicts were reached, then a table with the overall
+ * row and one row per service. The report does not carry its configuration, so pass `judging` when the targets
+ * were not judged by the default (`bounds` at 95 %).
+ *
+ * ```text
+ * Targets (met/MISSED when the 95% Wilson interval is wholly on one side, else uncertain)
+ *   service  ended  success > 60%  cancel < 20%  timeout < 10%  expired < 15%
+ *   -------  -----  -------------  ------------  -------------  -------------
+ * ```
+ */
+export function renderHealthTargets(report: HealthPolicyReport, judging?: HealthTargetsJudging): string {
+  const { header, rows } = healthTargetsTable(report);
+  return `Targets (${describeHealthTargetsJudging(judging)})\n${indent(renderHealthTextTable(header, rows))}`;
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => (l === "" ? l : `  ${l}`))
+    .join("\n");
+}
+
+function isoMinute(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }
 
 function describeDecision(d: HealthDecision): string {
