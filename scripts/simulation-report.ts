@@ -57,6 +57,7 @@ export async function simulationHealth(result: SimulationResult): Promise<Simula
     nowMs: asOfMs,
     // The run is sequential on a manual clock: unrelated operations share one instant (a top-up and the purchase
     // it pays for, a sweep ending several activations of one wallet), so closeness in time says nothing here.
+    // `ok` judges the money alone; the zero threshold also keeps a race recommendation out of the report.
     options: { raceThresholdMs: 0 },
   });
   return { asOfMs, overview, policies, coherence };

@@ -162,8 +162,20 @@ export interface CoherenceRecommendation {
 /** The coherence report, one section per concern. */
 export interface CoherenceReport {
   readonly generatedAtMs: number;
-  /** `true` when no money defect was found (policy findings do not count). */
+  /**
+   * `true` when the money is coherent: every stored balance equals its ledger replay (none has negative available
+   * money, every transfer names a known wallet and every currency sums to zero), every stored frozen amount equals
+   * the wallet's open holds, no open hold lacks a live owner, every live activation or rental holds exactly its
+   * money, no purchase is stuck in `pending`, and no transfer is malformed or breaks its wallet's statement.
+   * Race pairs do not count (see {@link CoherenceReport.raceFree}), nor do the policies' findings.
+   */
   readonly ok: boolean;
+  /**
+   * `true` when no race pair was found (`raceConditions.count === 0`). Judged apart from {@link ok}: closeness in
+   * time is a sign of a missing lock on a concurrent system, and says nothing on a sequential run or a manual
+   * clock, where unrelated operations share one instant.
+   */
+  readonly raceFree: boolean;
   readonly state: {
     readonly wallets: number;
     readonly transfers: number;
@@ -455,13 +467,14 @@ export function buildCoherenceReport(input: CoherenceInput): CoherenceReport {
     currencies.every((c) => c.sumStoredMinor === 0 && c.sumReplayedMinor === 0) &&
     orphanHolds.length === 0 &&
     ownerHoldProblems.length === 0 &&
+    stuckPending.length === 0 &&
     malformed.length === 0 &&
-    statementBreaks.length === 0 &&
-    race.count === 0;
+    statementBreaks.length === 0;
 
   const report: Omit<CoherenceReport, "recommendations"> = {
     generatedAtMs: nowMs,
     ok,
+    raceFree: race.count === 0,
     state: {
       wallets: wallets.length,
       transfers: transfers.length,

@@ -211,6 +211,10 @@ export function renderHealthHtml(input: HealthHtmlInput): string {
     const c = input.coherence;
     sections.push(
       `<section><h2>Coherence: ${c.ok ? "OK" : "defects found"}</h2>` +
+        (c.raceFree
+          ? ""
+          : `<p>${c.raceConditions.count} race pair(s) of money events on one wallet within ` +
+            `${c.raceConditions.thresholdMs} ms.</p>`) +
         list(
           c.recommendations.map((r) => `${r.severity}: ${r.text}`),
           "Nothing to recommend.",

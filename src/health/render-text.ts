@@ -221,13 +221,17 @@ function describeDecision(d: HealthDecision): string {
   return `[${d.type}] ${d.reason}`;
 }
 
-/** The coherence report as plain text, one section per concern. */
+/**
+ * The coherence report as plain text, one section per concern. The first line gives the money verdict (`OK` or
+ * `DEFECTS FOUND`, from `ok`) and, when there are race pairs, their count apart.
+ */
 export function renderCoherenceReport(report: CoherenceReport): string {
   const out: string[] = [];
   const section = (title: string) => out.push("", `== ${title} ==`);
   const at = (ms: number) => new Date(ms).toISOString();
 
-  out.push(`Coherence report at ${at(report.generatedAtMs)}: ${report.ok ? "OK" : "DEFECTS FOUND"}`);
+  const races = report.raceFree ? "" : `; ${report.raceConditions.count} race pair(s) to look into`;
+  out.push(`Coherence report at ${at(report.generatedAtMs)}: ${report.ok ? "OK" : "DEFECTS FOUND"}${races}`);
 
   section("State");
   const s = report.state;

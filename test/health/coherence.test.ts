@@ -8,6 +8,7 @@ import type {
 } from "../../src/core/records.js";
 import { platformAccountId } from "../../src/core/records.js";
 import { buildCoherenceReport, type CoherenceInput } from "../../src/health/coherence.js";
+import { renderCoherenceReport } from "../../src/health/render-text.js";
 import { activation, MINUTE, SECOND, T0 } from "./fixtures.js";
 
 const DEPOSITS = platformAccountId("deposits", "USD");
@@ -111,6 +112,7 @@ describe("buildCoherenceReport", () => {
   it("finds nothing wrong in a coherent world (a freeze and its own release are not a race pair)", () => {
     const r = report(world());
     expect(r.ok).toBe(true);
+    expect(r.raceFree).toBe(true);
     expect(r.raceConditions).toEqual({ thresholdMs: 1000, count: 0, pairs: [] });
     expect(r.coherence.balanceMismatches).toEqual([]);
     expect(r.coherence.frozenMismatches).toEqual([]);
@@ -222,7 +224,17 @@ describe("buildCoherenceReport", () => {
       first: { kind: "hold_open", id: "h-a1", operationId: "a1" },
       second: { kind: "transfer:deposit", id: "t3", operationId: "dep-2" },
     });
-    expect(r.ok).toBe(false);
+    // The money is coherent: a race pair is reported and judged apart, not counted as a defect.
+    expect(r.ok).toBe(true);
+    expect(r.raceFree).toBe(false);
+    expect(r.recommendations[0]).toMatchObject({
+      severity: "critical",
+      text: expect.stringMatching(/^1 pair/),
+    });
+    expect(renderCoherenceReport(r).split("\n")[0]).toBe(
+      `Coherence report at ${new Date(NOW).toISOString()}: OK; 1 race pair(s) to look into`,
+    );
+    expect(report(w, { raceThresholdMs: 139 })).toMatchObject({ ok: true, raceFree: true });
     expect(report(w, { raceThresholdMs: 139 }).raceConditions.count).toBe(0);
     expect(report(w, { raceThresholdMs: 140 }).raceConditions.count).toBe(1);
   });
@@ -252,8 +264,12 @@ describe("buildCoherenceReport", () => {
     w.activations.push(activation({ id: "p-new", state: "pending", createdAtMs: NOW - 9 * MINUTE }));
     w.holds.push(hold({ id: "h-p-old", ownerId: "p-old", createdAtMs: NOW - 11 * MINUTE }));
     w.holds.push(hold({ id: "h-p-new", ownerId: "p-new", createdAtMs: NOW - 9 * MINUTE }));
+    w.wallets[0] = { ...(w.wallets[0] as WalletRecord), frozenMinor: 300 };
     const r = report(w);
     expect(r.activations.stuckPending.map((p) => [p.id, p.ageMs])).toEqual([["p-old", 11 * MINUTE]]);
+    // Money frozen for a purchase nobody resolves: not coherent.
+    expect(r.ok).toBe(false);
+    expect(report(w, { stuckPendingMs: 12 * MINUTE })).toMatchObject({ ok: true, raceFree: true });
   });
 
   it("detects a statement break and a malformed transfer", () => {
@@ -267,6 +283,7 @@ describe("buildCoherenceReport", () => {
       { walletId: "w1", transferId: "t2", recordedMinor: 901, replayedMinor: 900 },
     ]);
     expect(r.transactions.malformed).toEqual([{ transferId: "t-bad", problem: "non_positive_amount" }]);
+    expect(r.ok).toBe(false);
   });
 
   it("carries the policy decisions into the recommendations", () => {

@@ -56,6 +56,9 @@ describe("the simulation's health output", () => {
     expect(health.coherence.coherence.balanceMismatches).toEqual([]);
     expect(health.coherence.coherence.frozenMismatches).toEqual([]);
     expect(health.coherence.activations.stuckPending).toEqual([]);
+    // Race pairs are not judged on a sequential run: none is looked for, and `ok` never depended on them.
+    expect(health.coherence.raceConditions.thresholdMs).toBe(0);
+    expect(renderHealthText(health)).toContain("race pairs: not judged (a sequential run on a manual clock)");
   });
 
   it("prints the tables, the decisions, the targets and the coherence section", () => {
