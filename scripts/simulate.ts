@@ -1,9 +1,10 @@
 /**
  * `npm start`: a seeded month of a platform on the embedded default (memory storage, fake provider), with a
  * progress bar, a summary, the health tables, the policy decisions, the targets and the invariant check. Exits
- * non-zero if an invariant fails.
+ * non-zero if an invariant fails. With `--gate`, the policies are re-evaluated once a simulated day and the service
+ * stops selling what they disable.
  *
- *   npm start -- --seed 7 --customers 300 --activations 3000 --rentals 150 --days 30 [--json]
+ *   npm start -- --seed 7 --customers 300 --activations 3000 --rentals 150 --days 30 [--json] [--gate]
  *                [--report html <file>] [--provider memory|http [--dialect hero-sms|sms-activate|clone]]
  *                [--storage memory|postgres --database-url <url> [--schema <name>] [--keep-schema]]
  */
@@ -37,6 +38,7 @@ const parsed = (() => {
         rentals: { type: "string" },
         days: { type: "string" },
         json: { type: "boolean", default: false },
+        gate: { type: "boolean", default: false },
         report: { type: "string" },
         provider: { type: "string", default: "memory" },
         dialect: { type: "string", default: "hero-sms" },
@@ -106,11 +108,14 @@ const options = {
   activations: positive("activations", values.activations ?? defaults.activations),
   rentals: positive("rentals", values.rentals ?? defaults.rentals),
   days: positive("days", values.days ?? defaults.days),
+  // Only when asked, so that the default output (and its JSON) stays as it was.
+  ...(values.gate ? { gate: true } : {}),
 };
 const setup = {
   provider:
     values.provider === "http" ? `http (fake ${dialect} server on loopback)` : "memory (in-process fake)",
   storage: values.storage === "postgres" ? "postgres" : "memory",
+  ...(values.gate ? { gate: "health policies re-evaluated daily" } : {}),
 };
 
 const tty = process.stderr.isTTY && !values.json;
@@ -149,7 +154,7 @@ try {
   ok = summary.invariants.ok;
 
   const title = `sms-fes simulation: seed ${options.seed}, ${options.customers} customers, ${options.activations} activations, ${options.rentals} rentals over ${options.days} days`;
-  const setupLine = `provider ${setup.provider}, storage ${setup.storage}`;
+  const setupLine = `provider ${setup.provider}, storage ${setup.storage}${setup.gate ? `, gate: ${setup.gate}` : ""}`;
   if (reportFile !== undefined)
     writeFileSync(reportFile, renderHealthPage(health, summary, title, setupLine));
 

@@ -107,7 +107,10 @@ export function renderHealthText(health: SimulationHealth): string {
   ].join("\n");
 }
 
-/** Outcomes, money (in dollars), wallets and platform accounts of a run. */
+/**
+ * Outcomes, money (in dollars), wallets and platform accounts of a run; with `--gate`, how many purchases the gate
+ * refused (they recorded nothing, so they are not among the outcomes).
+ */
 export function renderSummary(summary: SimulationSummary): string {
   const money = (minor: number) => (minor / 100).toFixed(2);
   const share = (n: number, d: number) => (d === 0 ? "-" : `${((100 * n) / d).toFixed(1)}%`);
@@ -115,9 +118,18 @@ export function renderSummary(summary: SimulationSummary): string {
     Object.entries(counts)
       .sort(([, a], [, b]) => b - a)
       .map(([state, n]) => `  ${state.padEnd(10)} ${String(n).padStart(6)}  ${share(n, total).padStart(6)}`);
+  const evaluations = summary.counters.gateEvaluations;
+  const gate =
+    evaluations === undefined
+      ? []
+      : [
+          `  refused by the gate (buy:service_disabled): ${summary.counters["buy:service_disabled"] ?? 0}, ` +
+            `policies evaluated ${evaluations} time(s)`,
+        ];
   return [
     "Activations by outcome",
     ...outcomes(summary.outcomes, summary.activations),
+    ...gate,
     "Rentals by outcome",
     ...outcomes(summary.rentalOutcomes, summary.rentals),
     "",

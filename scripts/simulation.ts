@@ -1,8 +1,10 @@
 /**
  * A seeded simulation of a platform reselling activations and rentals: customers top up, buy, wait, cancel,
  * get codes or time out; the provider expires some numbers early; rentals are extended, cancelled or expire; a
- * sweeper runs every few minutes. Everything runs on a manual clock, so a month takes seconds.
+ * sweeper runs every few minutes; with `gate`, the health policies are re-evaluated once a simulated day and the
+ * service stops selling what they disable. Everything runs on a manual clock, so a month takes seconds.
  */
+import { createServiceGate, evaluateHealthPolicies, type HealthServiceGate } from "../src/health/index.js";
 import {
   checkLedgerInvariants,
   createFes,
@@ -30,6 +32,12 @@ export interface SimulationOptions {
   readonly days: number;
   /** Called with the share done (0–1) as the simulation advances. */
   readonly onProgress?: (done: number) => void;
+  /**
+   * Close the loop: at the end of every simulated day, evaluate the health policies (default configuration) over
+   * the activations recorded so far and give the running service the gate of their disable decisions, so a dead
+   * service stops selling once the evidence is enough (`buy:service_disabled` in the counters). Default off.
+   */
+  readonly gate?: boolean;
   /** Storage to run on (default: a fresh memory storage). */
   readonly storage?: Storage;
   /**
@@ -65,6 +73,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 9, 1);
+const OPEN = { enabled: true } as const;
 
 type Event =
   | { at: number; kind: "buy"; n: number }
@@ -74,7 +83,8 @@ type Event =
   | { at: number; kind: "providerEnd"; activationId: string }
   | { at: number; kind: "extend"; rentalId: string; n: number }
   | { at: number; kind: "rentalCancel"; rentalId: string }
-  | { at: number; kind: "sweep" };
+  | { at: number; kind: "sweep" }
+  | { at: number; kind: "gate" };
 
 /** A binary min-heap of events by time (ties in insertion order). */
 class Agenda {
@@ -149,10 +159,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   await control.setRentStock("full", "6", { pricePerHour: "0.05", count: 1_000_000 });
   await control.setRentStock("tg", "0", { pricePerHour: "0.08", count: 1_000_000 });
 
+  // The service takes its gate at construction: give it one that asks the latest evaluation (none yet: all open).
+  let currentGate: HealthServiceGate | undefined;
   const fes = createFes({
     storage,
     provider,
     clock,
+    ...(options.gate ? { gate: (q: { service: string; country: string }) => currentGate?.(q) ?? OPEN } : {}),
     pricing: createPricing({ markupPercent: "30", minimumPriceMinor: 10 })._unsafeUnwrap(),
     policy: createRefundPolicy({ timeoutCashbackPercent: 10, rentalEarlyEnd: "pro_rata" })._unsafeUnwrap(),
   });
@@ -184,6 +197,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (let n = 0; n < options.activations; n++) agenda.push({ at: when(), kind: "buy", n });
   for (let n = 0; n < options.rentals; n++) agenda.push({ at: when(), kind: "rent", n });
   for (let t = T0; t <= T0 + span + HOUR; t += 5 * MINUTE) agenda.push({ at: t, kind: "sweep" });
+  if (options.gate) for (let t = T0 + DAY; t < T0 + span; t += DAY) agenda.push({ at: t, kind: "gate" });
 
   const totalWeight = MARKET.reduce((s, m) => s + m.weight, 0);
   const pickPair = () => {
@@ -216,17 +230,28 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         if (r.isErr()) bump("sweepErrors");
         break;
       }
+      case "gate": {
+        // The policies look from now over the activations recorded so far (the history window ends now).
+        const records = await storage.read.listActivations();
+        currentGate = createServiceGate(evaluateHealthPolicies(records, { nowMs: clock.now() }).decisions);
+        bump("gateEvaluations");
+        break;
+      }
       case "buy": {
         const walletId = customer(Math.floor(random() * options.customers));
         const pair = pickPair();
         const key = `buy-${e.n}`;
-        // Upstream trouble: sold out, or the answer to a purchase lost (after or before it happened).
+        // Upstream trouble: sold out, or the answer to a purchase lost (after or before it happened). A fault is
+        // armed for the next purchase, so none is armed for one the gate will refuse before asking the provider.
         const trouble = random();
-        if (trouble < 0.02) await control.injectFault({ action: "buyActivation", kind: "no_numbers" });
-        else if (trouble < 0.025)
-          await control.injectFault({ action: "buyActivation", kind: "unknown_after_success" });
-        else if (trouble < 0.028)
-          await control.injectFault({ action: "buyActivation", kind: "unknown_before" });
+        const refused = currentGate?.({ service: pair.service, country: pair.country }).enabled === false;
+        if (!refused) {
+          if (trouble < 0.02) await control.injectFault({ action: "buyActivation", kind: "no_numbers" });
+          else if (trouble < 0.025)
+            await control.injectFault({ action: "buyActivation", kind: "unknown_after_success" });
+          else if (trouble < 0.028)
+            await control.injectFault({ action: "buyActivation", kind: "unknown_before" });
+        }
         let bought = await fes.buyActivation({
           walletId,
           service: pair.service,
