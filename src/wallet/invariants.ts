@@ -112,7 +112,10 @@ export async function checkLedgerInvariants(read: StorageReader): Promise<readon
   // Every state change of an activation or rental is one audit row: as many rows as versions.
   const changes = new Map<string, number>();
   for (const a of audit) {
-    if ((a.subjectType === "activation" || a.subjectType === "rental") && a.action !== "activation.late_code") {
+    if (
+      (a.subjectType === "activation" || a.subjectType === "rental") &&
+      a.action !== "activation.late_code"
+    ) {
       changes.set(a.subjectId, (changes.get(a.subjectId) ?? 0) + 1);
     }
   }
