@@ -9,6 +9,7 @@ import type { Provider } from "../provider/port.js";
 import { type CommitPlan, type Storage, StorageConflictError } from "../storage/port.js";
 import { checkLedgerInvariants } from "../wallet/invariants.js";
 import { createFakeProvider } from "./fake-provider.js";
+import { recordFixtures } from "./fixtures.js";
 import { ManualClock } from "./manual-clock.js";
 
 /** Options of the storage conformance suite. */
@@ -35,78 +36,21 @@ export interface ConformanceCheck {
 
 const T0 = Date.UTC(2026, 0, 1);
 
-const wallet = (id: string, balanceMinor = 0, frozenMinor = 0): WalletRecord => ({
-  id,
-  currency: "USD",
-  balanceMinor,
-  frozenMinor,
-  version: 1,
-  createdAtMs: T0,
-});
+const wallet = (id: string, balanceMinor = 0, frozenMinor = 0): WalletRecord =>
+  recordFixtures.wallet(id, { balanceMinor, frozenMinor, createdAtMs: T0 });
 
-const transfer = (
-  id: string,
-  walletId: string,
-  amountMinor: number,
-  balanceAfter: number,
-): TransferRecord => ({
-  id,
-  seq: 0,
-  kind: "deposit",
-  debitAccountId: "@deposits:USD",
-  creditAccountId: walletId,
-  amountMinor,
-  currency: "USD",
-  walletId,
-  walletBalanceAfterMinor: balanceAfter,
-  holdId: null,
-  operationId: id,
-  reason: null,
-  createdAtMs: T0,
-});
+const transfer = (id: string, walletId: string, amountMinor: number, balanceAfter: number): TransferRecord =>
+  recordFixtures.deposit(id, walletId, amountMinor, {
+    walletBalanceAfterMinor: balanceAfter,
+    operationId: id,
+    createdAtMs: T0,
+  });
 
-const hold = (id: string, walletId: string, amountMinor: number): HoldRecord => ({
-  id,
-  walletId,
-  currency: "USD",
-  amountMinor,
-  state: "open",
-  settledMinor: 0,
-  ownerType: "manual",
-  ownerId: id,
-  createdAtMs: T0,
-  resolvedAtMs: null,
-});
+const hold = (id: string, walletId: string, amountMinor: number): HoldRecord =>
+  recordFixtures.hold(id, walletId, amountMinor, { createdAtMs: T0 });
 
-const activation = (id: string, overrides: Partial<ActivationRecord> = {}): ActivationRecord => ({
-  id,
-  walletId: "w1",
-  provider: "fake",
-  providerActivationId: null,
-  serviceCode: "tg",
-  countryCode: "6",
-  service: null,
-  country: null,
-  state: "pending",
-  phone: null,
-  priceMinor: 50,
-  costMinor: null,
-  currency: "USD",
-  codes: [],
-  lateCodes: [],
-  holdId: `hold:${id}`,
-  retryOf: null,
-  failureReason: null,
-  createdAtMs: T0,
-  issuedAtMs: null,
-  firstCodeAtMs: null,
-  endedAtMs: null,
-  closedAtMs: null,
-  deadlineAtMs: null,
-  cashbackMinor: 0,
-  version: 1,
-  ...overrides,
-});
+const activation = (id: string, overrides: Partial<ActivationRecord> = {}): ActivationRecord =>
+  recordFixtures.activation(id, { createdAtMs: T0, ...overrides });
 
 /** Applies a plan in its own unit of work. */
 const applyPlan = (storage: Storage, plan: CommitPlan) => storage.transaction((tx) => tx.apply(plan));

@@ -6,38 +6,22 @@ import type {
   WalletRecord,
 } from "../../src/core/records.js";
 import type { PoolLike, QueryResultLike } from "../../src/postgres/index.js";
+import { recordFixtures } from "../../src/testing/index.js";
 
-/** Records for the adapter tests, with every field set and overridable. */
-export const wallet = (id: string, over: Partial<WalletRecord> = {}): WalletRecord => ({
-  id,
-  currency: "USD",
-  balanceMinor: 0,
-  frozenMinor: 0,
-  version: 1,
-  createdAtMs: 1_000,
-  ...over,
-});
+/** Records for the adapter tests: the shared fixtures with this suite's defaults. */
+export const wallet = (id: string, over: Partial<WalletRecord> = {}): WalletRecord =>
+  recordFixtures.wallet(id, { createdAtMs: 1_000, ...over });
 
 export const deposit = (
   id: string,
   walletId: string,
   amountMinor: number,
   balanceAfter: number,
-): TransferRecord => ({
-  id,
-  seq: 0,
-  kind: "deposit",
-  debitAccountId: "@deposits:USD",
-  creditAccountId: walletId,
-  amountMinor,
-  currency: "USD",
-  walletId,
-  walletBalanceAfterMinor: balanceAfter,
-  holdId: null,
-  operationId: `op:${id}`,
-  reason: null,
-  createdAtMs: 2_000,
-});
+): TransferRecord =>
+  recordFixtures.deposit(id, walletId, amountMinor, {
+    walletBalanceAfterMinor: balanceAfter,
+    createdAtMs: 2_000,
+  });
 
 export const settleTransfer = (
   id: string,
@@ -57,74 +41,16 @@ export const hold = (
   walletId: string,
   amountMinor: number,
   over: Partial<HoldRecord> = {},
-): HoldRecord => ({
-  id,
-  walletId,
-  currency: "USD",
-  amountMinor,
-  state: "open",
-  settledMinor: 0,
-  ownerType: "manual",
-  ownerId: id,
-  createdAtMs: 3_000,
-  resolvedAtMs: null,
-  ...over,
-});
+): HoldRecord => recordFixtures.hold(id, walletId, amountMinor, { createdAtMs: 3_000, ...over });
 
-export const activation = (id: string, over: Partial<ActivationRecord> = {}): ActivationRecord => ({
-  id,
-  walletId: "w1",
-  provider: "hero-sms",
-  providerActivationId: null,
-  serviceCode: "tg",
-  countryCode: "6",
-  service: "telegram",
-  country: "id",
-  state: "pending",
-  phone: null,
-  priceMinor: 100,
-  costMinor: null,
-  currency: "USD",
-  codes: [],
-  lateCodes: [],
-  holdId: `hold:${id}`,
-  retryOf: null,
-  failureReason: null,
-  createdAtMs: 10_000,
-  issuedAtMs: null,
-  firstCodeAtMs: null,
-  endedAtMs: null,
-  closedAtMs: null,
-  deadlineAtMs: null,
-  cashbackMinor: 0,
-  version: 1,
-  ...over,
-});
+/** Activations and rentals of a HeroSMS account, resolved to canonical ids. */
+const resolved = { provider: "hero-sms", service: "telegram", country: "id", createdAtMs: 10_000 } as const;
 
-export const rental = (id: string, over: Partial<RentalRecord> = {}): RentalRecord => ({
-  id,
-  walletId: "w1",
-  provider: "hero-sms",
-  providerRentalId: null,
-  serviceCode: "tg",
-  countryCode: "6",
-  service: "telegram",
-  country: "id",
-  state: "pending",
-  phone: null,
-  currency: "USD",
-  periods: [{ holdId: `hold:${id}:0`, hours: 4, priceMinor: 300, state: "pending" }],
-  priceMinor: 300,
-  costMinor: null,
-  messageCount: 0,
-  failureReason: null,
-  createdAtMs: 10_000,
-  startedAtMs: null,
-  endsAtMs: null,
-  endedAtMs: null,
-  version: 1,
-  ...over,
-});
+export const activation = (id: string, over: Partial<ActivationRecord> = {}): ActivationRecord =>
+  recordFixtures.activation(id, { ...resolved, priceMinor: 100, ...over });
+
+export const rental = (id: string, over: Partial<RentalRecord> = {}): RentalRecord =>
+  recordFixtures.rental(id, { ...resolved, ...over });
 
 /**
  * Wraps a pool so that every message sent (one round trip each, whatever number of statements it holds) is
