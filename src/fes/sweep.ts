@@ -163,13 +163,21 @@ export function sweeper(
   };
 
   const reconcileRental = async (r: RentalRecord, listed: readonly ActiveRental[], report: Counter) => {
-    // Rentals carry no order id upstream: adopt an open rental of the same service and country that no record owns.
+    // Rentals carry no order id upstream: adopt an open rental of the same service and country, ending when this
+    // purchase would (bought within the grace period after it was recorded), that no record owns.
     const known = await readStorage(() => ctx.storage.read.listRentals({ states: ["active"] }));
-    const owned = new Set(known.isOk() ? known.value.map((k) => k.providerRentalId) : []);
+    if (known.isErr()) {
+      report.errors++;
+      return;
+    }
+    const owned = new Set(known.value.map((k) => k.providerRentalId));
+    const expectedEndMs = r.createdAtMs + (r.periods[0]?.hours ?? 0) * 3_600_000;
+    const toleranceMs = ctx.pendingGraceMs + 60_000;
     const match = listed.find(
       (l) =>
         !owned.has(l.providerRentalId) &&
         l.endsAtMs !== null &&
+        Math.abs(l.endsAtMs - expectedEndMs) <= toleranceMs &&
         (l.service ?? r.serviceCode) === r.serviceCode &&
         (l.country ?? r.countryCode) === r.countryCode,
     );

@@ -157,6 +157,25 @@ describe("rental FES cycle", () => {
     expect(await storage.read.listHolds({ state: "open" })).toEqual([]);
   });
 
+  it("a lost rent answer is not matched to an open rental of another length", async () => {
+    const { fes, clock, fake } = await setup();
+    await fund(fes, "alice", 1000);
+    // Someone else's (or a manual) 24-hour rental of the same pair is open upstream.
+    const other = await fake.provider.rent({ service: "tg", country: "6", hours: 24, orderId: "elsewhere" });
+    expect(other.isOk()).toBe(true);
+    await fake.control.injectFault({ action: "rent", kind: "unknown_before" });
+    const r = (
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
+    )._unsafeUnwrap();
+    clock.advance(121_000);
+    expect((await fes.sweep())._unsafeUnwrap()).toMatchObject({ reconciled: 0, releasedPending: 1 });
+    expect((await fes.getRental(r.id))._unsafeUnwrap().state).toBe("failed");
+    expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
+      balanceMinor: 1000,
+      frozenMinor: 0,
+    });
+  });
+
   it("rental durations outside 1–1344 hours are invalid input and write nothing", async () => {
     const { fes, storage } = await setup();
     await fund(fes, "alice", 1000);
