@@ -9,34 +9,45 @@ export interface InputIssue {
   readonly message: string;
 }
 
+/** The input failed validation; nothing was written. */
 export type InvalidInput = { readonly type: "invalid_input"; readonly issues: readonly InputIssue[] };
+/** No wallet has this id. */
 export type WalletNotFound = { readonly type: "wallet_not_found"; readonly walletId: string };
+/** `createWallet` for an id that exists with another currency. */
 export type WalletExists = {
   readonly type: "wallet_exists";
   readonly walletId: string;
   readonly currency: string;
 };
+/** The call's currency is not the wallet's. */
 export type CurrencyMismatch = {
   readonly type: "currency_mismatch";
   readonly expected: string;
   readonly actual: string;
 };
+/** A freeze or debit beyond `available` (existing holds counted). */
 export type InsufficientFunds = {
   readonly type: "insufficient_funds";
   readonly walletId: string;
   readonly availableMinor: number;
   readonly requestedMinor: number;
 };
+/** The key was already used for another request. */
 export type IdempotencyConflict = { readonly type: "idempotency_conflict"; readonly idempotencyKey: string };
+/** No hold has this id. */
 export type HoldNotFound = { readonly type: "hold_not_found"; readonly holdId: string };
+/** A manual freeze for an operation that already has a hold. */
 export type HoldExists = { readonly type: "hold_exists"; readonly holdId: string };
+/** The hold was already settled or released. */
 export type HoldNotOpen = { readonly type: "hold_not_open"; readonly holdId: string; readonly state: string };
+/** Settling more than the hold holds. */
 export type SettleExceedsHold = {
   readonly type: "settle_exceeds_hold";
   readonly holdId: string;
   readonly heldMinor: number;
   readonly requestedMinor: number;
 };
+/** Giving back more than was settled for the operation (earlier reversals counted). */
 export type ReversalExceedsSettled = {
   readonly type: "reversal_exceeds_settled";
   readonly operationId: string;
@@ -44,30 +55,38 @@ export type ReversalExceedsSettled = {
   readonly reversedMinor: number;
   readonly requestedMinor: number;
 };
+/** No activation has this id. */
 export type ActivationNotFound = { readonly type: "activation_not_found"; readonly activationId: string };
+/** No rental has this id. */
 export type RentalNotFound = { readonly type: "rental_not_found"; readonly rentalId: string };
+/** The event is not allowed in the current state. */
 export type TransitionNotAllowed = {
   readonly type: "transition_not_allowed";
   readonly from: string;
   readonly event: string;
 };
+/** Inside the provider's early-cancel window; retry after `retryAfterMs`. */
 export type TooEarlyToCancel = { readonly type: "too_early_to_cancel"; readonly retryAfterMs: number };
+/** The health gate blocks this service × country. */
 export type ServiceDisabled = {
   readonly type: "service_disabled";
   readonly service: string;
   readonly country: string;
   readonly reason: string;
 };
+/** The provider sold no number; the failed purchase is recorded for the statistics. */
 export type PurchaseFailed = {
   readonly type: "purchase_failed";
   readonly id: string;
   readonly reason: string;
 };
+/** The provider failed and nothing changed; retry later. */
 export type ProviderUnavailable = {
   readonly type: "provider_unavailable";
   readonly reason: string;
   readonly retryAfterMs?: number;
 };
+/** The storage failed (a persistent conflict or a database error; `code` is the SQLSTATE). */
 export type StorageFailure = {
   readonly type: "storage_failure";
   readonly message: string;

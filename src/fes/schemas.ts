@@ -20,12 +20,14 @@ export const actorSchema = z.string().min(1).max(200).optional();
 /** A provider code of a service or country, or a canonical id the catalog resolves. */
 export const codeSchema = z.string().trim().min(1).max(64);
 
+/** Input of `createWallet`. */
 export const createWalletInput = z.object({
   walletId: walletIdSchema,
   currency: currencySchema,
   actor: actorSchema,
 });
 
+/** Input of `deposit` and `withdraw`. */
 export const moneyMoveInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,
@@ -35,6 +37,7 @@ export const moneyMoveInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of `adjust`: a signed amount and a mandatory reason. */
 export const adjustInput = z.object({
   walletId: walletIdSchema,
   amountMinor: signedAmountMinorSchema,
@@ -44,6 +47,7 @@ export const adjustInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of `cashback`. */
 export const creditInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,
@@ -57,6 +61,7 @@ export const creditInput = z.object({
 /** A reversal names the operation whose settled money it gives back. */
 export const reverseInput = creditInput.extend({ operationId: entityIdSchema });
 
+/** Input of a manual `freeze`. */
 export const freezeInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,
@@ -67,6 +72,7 @@ export const freezeInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of a manual `settle`. */
 export const settleInput = z.object({
   holdId: entityIdSchema,
   /** Defaults to the full held amount. */
@@ -75,18 +81,21 @@ export const settleInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of a manual `release`. */
 export const releaseInput = z.object({
   holdId: entityIdSchema,
   idempotencyKey: idempotencyKeySchema,
   actor: actorSchema,
 });
 
+/** Input of `statement`. */
 export const statementInput = z.object({
   walletId: walletIdSchema,
   afterSeq: z.number().int().min(0).optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 });
 
+/** Input of `buyActivation`. */
 export const buyActivationInput = z.object({
   walletId: walletIdSchema,
   service: codeSchema,
@@ -96,6 +105,7 @@ export const buyActivationInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of `onCode`. */
 export const codeInput = z
   .object({
     activationId: entityIdSchema.optional(),
@@ -109,6 +119,7 @@ export const codeInput = z
     "activationId or providerActivationId is required",
   );
 
+/** Input of the calls on one activation (cancel, finish, another code). */
 export const activationActionInput = z.object({
   activationId: entityIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
@@ -122,6 +133,7 @@ export const hoursSchema = z
   .min(1, "hours must be at least 1")
   .max(1344, "hours must be at most 1344");
 
+/** Input of `buyRental`. */
 export const buyRentalInput = z.object({
   walletId: walletIdSchema,
   service: codeSchema,
@@ -131,6 +143,7 @@ export const buyRentalInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of `extendRental`. */
 export const extendRentalInput = z.object({
   rentalId: entityIdSchema,
   hours: hoursSchema,
@@ -138,6 +151,7 @@ export const extendRentalInput = z.object({
   actor: actorSchema,
 });
 
+/** Input of the calls on one rental (cancel, finish). */
 export const rentalActionInput = z.object({
   rentalId: entityIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
