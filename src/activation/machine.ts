@@ -11,7 +11,8 @@ import type { ActivationOutcome, RefundPolicy } from "../policy/refund.js";
 export const activationTransitions = {
   pending: { issued: ["waiting"], purchase_failed: ["failed"] },
   waiting: {
-    code: ["received"],
+    // A code settles; one that reached the provider at or after our deadline is late: a timeout.
+    code: ["received", "timeout"],
     cancel: ["cancelled"],
     deadline: ["timeout"],
     provider_ended: ["expired", "timeout"],
