@@ -1,6 +1,7 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type HoldRecord, UnitPlan, type WalletRecord } from "../../src/index.js";
+import type { HoldRecord, WalletRecord } from "../../src/index.js";
+import { UnitPlan } from "../../src/wallet/unit-plan.js";
 
 const wallet: WalletRecord = {
   id: "w",
