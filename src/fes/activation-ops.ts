@@ -27,6 +27,7 @@ import {
   type FesContext,
   parseInput,
   providerError,
+  runEntityStep,
   runMoneyUnit,
   validated,
 } from "./context.js";
@@ -85,16 +86,16 @@ export function activationOperations(ctx: FesContext) {
     /** The operation and request the idempotency key is recorded under, when not the event itself. */
     as?: { operation: string; request: unknown },
   ): ResultAsync<ActivationRecord, ActivationStepError> =>
-    runMoneyUnit(ctx, {
-      operation: as?.operation ?? `activation.${event.type}`,
-      request: as?.request ?? { activationId: activation.id, event },
-      idempotencyKey,
-      walletIds: [activation.walletId],
-      unitKey: `${activation.id}@step`,
+    runEntityStep(ctx, {
+      kind: "activation",
+      entity: activation,
+      event,
       actor,
-      load: { activationId: activation.id },
+      idempotencyKey,
+      as,
       compute: (plan, loaded) => applyEvent(plan, loaded, activation.id, event),
-    }).andThen((o) => (o.replayed ? load(activation.id) : okAsync(o.value)));
+      reload: load,
+    });
 
   /** Records an idempotency key for a call whose outcome is the activation as it stands (nothing else written). */
   const remember = (

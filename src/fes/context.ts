@@ -1,4 +1,4 @@
-import { err, errAsync, ok, type Result, ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import type * as z from "zod";
 import type { Clock } from "../core/clock.js";
 import {
@@ -179,5 +179,39 @@ export function providerError(failure: ProviderFailure): ProviderUnavailable {
   if (failure.class === "retryable") return errors.providerUnavailable(failure.reason, failure.retryAfterMs);
   return errors.providerUnavailable(
     failure.class === "declined" ? failure.reason : `${failure.class}:${failure.reason}`,
+  );
+}
+
+/**
+ * One event on an activation or rental, in one unit of work that locks its wallet and loads it with its holds. The
+ * idempotency key is recorded under `<kind>.<event>` and the event itself, or under `as` when the call is named
+ * otherwise (a cancel that became a settle); a replay returns the record as it stands now.
+ */
+export function runEntityStep<R, E, L>(
+  ctx: FesContext,
+  spec: {
+    readonly kind: "activation" | "rental";
+    readonly entity: { readonly id: string; readonly walletId: string };
+    readonly event: { readonly type: string };
+    readonly actor: string;
+    readonly idempotencyKey: string | null;
+    readonly as: { operation: string; request: unknown } | undefined;
+    readonly compute: (plan: UnitPlan, loaded: Loaded) => Result<R, E>;
+    readonly reload: (id: string) => ResultAsync<R, L>;
+  },
+): ResultAsync<R, E | L | IdempotencyConflict | StorageFailure> {
+  const { kind, entity, event } = spec;
+  return runMoneyUnit(ctx, {
+    operation: spec.as?.operation ?? `${kind}.${event.type}`,
+    request: spec.as?.request ?? { [`${kind}Id`]: entity.id, event },
+    idempotencyKey: spec.idempotencyKey,
+    walletIds: [entity.walletId],
+    unitKey: `${entity.id}@step`,
+    actor: spec.actor,
+    load: kind === "activation" ? { activationId: entity.id } : { rentalId: entity.id },
+    compute: spec.compute,
+  }).andThen(
+    (o): ResultAsync<R, E | L | IdempotencyConflict | StorageFailure> =>
+      o.replayed ? spec.reload(entity.id) : okAsync(o.value),
   );
 }

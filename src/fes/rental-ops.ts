@@ -21,7 +21,14 @@ import type { Quote } from "../provider/port.js";
 import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
 import type { Loaded } from "../storage/port.js";
 import type { UnitPlan } from "../wallet/unit-plan.js";
-import { callProvider, type FesContext, parseInput, providerError, runMoneyUnit } from "./context.js";
+import {
+  callProvider,
+  type FesContext,
+  parseInput,
+  providerError,
+  runEntityStep,
+  runMoneyUnit,
+} from "./context.js";
 import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
 
 /** Errors of a step on an existing rental. */
@@ -103,14 +110,14 @@ export function rentalOperations(ctx: FesContext) {
     /** The operation and request the idempotency key is recorded under, when not the event itself. */
     as?: { operation: string; request: unknown },
   ): ResultAsync<RentalRecord, RentalStepError> =>
-    runMoneyUnit(ctx, {
-      operation: as?.operation ?? `rental.${event.type}`,
-      request: as?.request ?? { rentalId: rental.id, event },
-      idempotencyKey,
-      walletIds: [rental.walletId],
-      unitKey: `${rental.id}@step`,
+    runEntityStep(ctx, {
+      kind: "rental",
+      entity: rental,
+      event,
       actor,
-      load: { rentalId: rental.id },
+      idempotencyKey,
+      as,
+      reload: load,
       compute: (plan, loaded) => {
         const r = applyEvent(plan, loaded, rental.id, event);
         invariant(
@@ -119,7 +126,7 @@ export function rentalOperations(ctx: FesContext) {
         );
         return r as Result<RentalRecord, RentalNotFound | TransitionNotAllowed>;
       },
-    }).andThen((o) => (o.replayed ? load(rental.id) : okAsync(o.value)));
+    });
 
   const price = (service: string, country: string, hours: number, walletCurrency: string, id: string) =>
     callProvider(() => ctx.provider.quoteRental({ service, country, hours }))
