@@ -10,12 +10,12 @@ import type {
 } from "../core/records.js";
 import {
   type CommitPlan,
-  type DueWork,
   type Loaded,
   type Storage,
   StorageConflictError,
   type StorageReader,
   type StorageTx,
+  selectDueWork,
 } from "../storage/port.js";
 
 /** Options of {@link createMemoryStorage}. */
@@ -308,25 +308,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       committed(() =>
         filter.subjectId === undefined ? [...audit] : audit.filter((a) => a.subjectId === filter.subjectId),
       ),
-    listDue: ({ nowMs, pendingBeforeMs, limit }) =>
-      committed((): DueWork => {
-        const open = byCreation([...openActivations].map((id) => activations.get(id)!));
-        const openR = byCreation([...openRentals].map((id) => rentals.get(id)!));
-        return {
-          activationsPastDeadline: open
-            .filter((a) => a.state === "waiting" && a.deadlineAtMs !== null && a.deadlineAtMs <= nowMs)
-            .slice(0, limit),
-          rentalsPastEnd: openR
-            .filter((r) => r.state === "active" && r.endsAtMs !== null && r.endsAtMs <= nowMs)
-            .slice(0, limit),
-          pendingActivations: open
-            .filter((a) => a.state === "pending" && a.createdAtMs <= pendingBeforeMs)
-            .slice(0, limit),
-          pendingRentals: openR
-            .filter((r) => r.state === "pending" && r.createdAtMs <= pendingBeforeMs)
-            .slice(0, limit),
-        };
-      }),
+    listDue: (query) =>
+      committed(() =>
+        selectDueWork(
+          byCreation([...openActivations].map((id) => activations.get(id)!)),
+          byCreation([...openRentals].map((id) => rentals.get(id)!)),
+          query,
+        ),
+      ),
   };
 
   return {

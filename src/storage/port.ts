@@ -204,3 +204,29 @@ export class StorageConflictError extends Error {
     super(message);
   }
 }
+
+/**
+ * The meaning of `listDue` over records already in memory (oldest first, as given): what an adapter that keeps its
+ * records in memory returns, and what a database adapter's queries must agree with.
+ */
+export function selectDueWork(
+  activations: readonly ActivationRecord[],
+  rentals: readonly RentalRecord[],
+  query: { readonly nowMs: number; readonly pendingBeforeMs: number; readonly limit: number },
+): DueWork {
+  const { nowMs, pendingBeforeMs, limit } = query;
+  return {
+    activationsPastDeadline: activations
+      .filter((a) => a.state === "waiting" && a.deadlineAtMs !== null && a.deadlineAtMs <= nowMs)
+      .slice(0, limit),
+    rentalsPastEnd: rentals
+      .filter((r) => r.state === "active" && r.endsAtMs !== null && r.endsAtMs <= nowMs)
+      .slice(0, limit),
+    pendingActivations: activations
+      .filter((a) => a.state === "pending" && a.createdAtMs <= pendingBeforeMs)
+      .slice(0, limit),
+    pendingRentals: rentals
+      .filter((r) => r.state === "pending" && r.createdAtMs <= pendingBeforeMs)
+      .slice(0, limit),
+  };
+}

@@ -7,7 +7,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../../src/core/records.js";
-import type { CommitPlan, Storage, StorageTx } from "../../src/storage/port.js";
+import { type CommitPlan, type Storage, type StorageTx, selectDueWork } from "../../src/storage/port.js";
 
 /**
  * A deliberately lenient storage, the kind that hides races: no serialization of units of work, no guards, no
@@ -119,24 +119,7 @@ export function createLenientStorage(): Storage {
           .slice(0, f.limit ?? Number.MAX_SAFE_INTEGER),
       getIdempotency: async (key) => idempotency.get(key),
       listAudit: async (f = {}) => audit.filter((a) => !f.subjectId || a.subjectId === f.subjectId),
-      listDue: async ({ nowMs, pendingBeforeMs, limit }) => {
-        const all = [...activations.values()];
-        const rs = [...rentals.values()];
-        return {
-          activationsPastDeadline: all
-            .filter((a) => a.state === "waiting" && a.deadlineAtMs !== null && a.deadlineAtMs <= nowMs)
-            .slice(0, limit),
-          rentalsPastEnd: rs
-            .filter((r) => r.state === "active" && r.endsAtMs !== null && r.endsAtMs <= nowMs)
-            .slice(0, limit),
-          pendingActivations: all
-            .filter((a) => a.state === "pending" && a.createdAtMs <= pendingBeforeMs)
-            .slice(0, limit),
-          pendingRentals: rs
-            .filter((r) => r.state === "pending" && r.createdAtMs <= pendingBeforeMs)
-            .slice(0, limit),
-        };
-      },
+      listDue: async (query) => selectDueWork([...activations.values()], [...rentals.values()], query),
     },
   };
 }
