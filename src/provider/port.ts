@@ -55,7 +55,10 @@ export interface Provider {
   cancelRental(providerRentalId: string): PromiseLike<ProviderResult<void>>;
   /** Finishes a rental early (no refund). */
   finishRental(providerRentalId: string): PromiseLike<ProviderResult<void>>;
-  /** Open rentals upstream, for reconciliation. */
+  /**
+   * Open rentals upstream, for reconciliation. `service` and `country` are `null` where the provider does not
+   * list them (SMS-Activate's `getRentList`): a reconciliation then matches on what is listed (phone, end time).
+   */
   listActiveRentals(): PromiseLike<ProviderResult<readonly ActiveRental[]>>;
 }
 
@@ -76,6 +79,16 @@ export interface ProviderCapabilities {
   readonly supportsOrderId: boolean;
   readonly supportsAnotherCode: boolean;
   readonly supportsRent: boolean;
+  /** Allowed rental durations in whole hours, inclusive (SMS-Activate and HeroSMS: 4–1344). */
+  readonly rentHours: HoursRange;
+  /** Allowed extension durations in whole hours, inclusive. */
+  readonly extendHours: HoursRange;
+}
+
+/** An inclusive range of whole hours. */
+export interface HoursRange {
+  readonly min: number;
+  readonly max: number;
 }
 
 /** A price quote: decimal price in the provider's currency and the stock available. */
@@ -135,7 +148,15 @@ export interface IssuedRental {
 
 /** A rental's status upstream and the messages it received (oldest first). */
 export interface RentalStatus {
+  /**
+   * - `active`: still running;
+   * - `finished`: ended without a refund (finished early or expired);
+   * - `cancelled`: cancelled with a refund upstream (inside the refund window);
+   * - `revoked`: taken back by the provider.
+   */
   readonly state: "active" | "finished" | "cancelled" | "revoked";
+  /** The rental's end as the provider states it (epoch ms), when it says: moves with every extension upstream. */
+  readonly endsAtMs: number | null;
   readonly messages: readonly RentalMessage[];
 }
 
@@ -180,12 +201,15 @@ export type DeclineReason =
   | "not_found"
   | "rent_expired"
   | "max_hours_exceeded"
-  | "order_exists";
+  | "order_exists"
+  | "unknown_service"
+  | "invalid_duration";
 
 /**
  * A classified failure:
  * - `declined`: definitely nothing happened upstream; `reason` says why, with the data it carries;
- * - `retryable`: transient and nothing happened; retry after `retryAfterMs`;
+ * - `retryable`: transient and nothing was executed upstream (a rate limit, a block page, a refusal before
+ *   acting): nothing was bought, so a purchase is not a failure; retry after `retryAfterMs`;
  * - `fatal`: a configuration or mapping bug (bad key, unknown service);
  * - `unknown`: it may have happened (timeout, 5xx, garbled answer after a buy): never blindly retried.
  */

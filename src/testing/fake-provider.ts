@@ -666,6 +666,8 @@ export const fakeProviderCapabilities: ProviderCapabilities = {
   supportsOrderId: true,
   supportsAnotherCode: true,
   supportsRent: true,
+  rentHours: { min: 4, max: 1344 },
+  extendHours: { min: 1, max: 1344 },
 };
 
 /** Maps an upstream refusal to the port's classification. */
@@ -865,7 +867,11 @@ export function createFakeProvider(options: FakeProviderOptions = {}): FakeProvi
       withFault("getRentalStatus", () => {
         const r = upstream.rental(id);
         if (!r) return err({ class: "declined", reason: "not_found" });
-        return ok<RentalStatus>({ state: rentalPortState(r.state), messages: r.messages });
+        return ok<RentalStatus>({
+          state: rentalPortState(r.state),
+          endsAtMs: r.endsAtMs,
+          messages: r.messages,
+        });
       }),
     extendRental: async (id, hours) =>
       withFault("extendRental", () =>

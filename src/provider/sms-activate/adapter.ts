@@ -506,13 +506,13 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
       if (t) {
         switch (t.token) {
           case "STATUS_WAIT_CODE":
-            return { state: "active", messages: [] };
+            return { state: "active", endsAtMs: null, messages: [] };
           case "STATUS_FINISH":
-            return { state: "finished", messages: [] };
+            return { state: "finished", endsAtMs: null, messages: [] };
           case "STATUS_CANCEL":
-            return { state: "cancelled", messages: [] };
+            return { state: "cancelled", endsAtMs: null, messages: [] };
           case "STATUS_REVOKE":
-            return { state: "revoked", messages: [] };
+            return { state: "revoked", endsAtMs: null, messages: [] };
           default:
             return undefined;
         }
@@ -521,6 +521,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
       return v
         ? {
             state: "active",
+            endsAtMs: null,
             messages: v.values.map(
               (m): RentalMessage => ({
                 from: m.phoneFrom,
