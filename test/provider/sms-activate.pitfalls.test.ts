@@ -139,7 +139,7 @@ describe("sms-activate pitfalls", () => {
     });
     const { fetch } = scripted({
       getActiveActivations: {
-        body: '{"status":"success","activeActivations":[{"activationId":1,"serviceCode":"vk","phoneNumber":"79","smsCode":[7,"0042"],"countryCode":2}]}',
+        body: '{"status":"success","activeActivations":[{"activationId":1,"serviceCode":"vk","phoneNumber":"79********1","smsCode":[7,"0042"],"countryCode":2}]}',
       },
     });
     expect((await adapter(fetch).listActiveActivations())._unsafeUnwrap()[0]?.codes).toEqual(["7", "0042"]);
@@ -186,7 +186,7 @@ describe("sms-activate pitfalls", () => {
     const r = (
       await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r" })
     )._unsafeUnwrap();
-    expect((await provider.getRentalStatus(r.providerRentalId))._unsafeUnwrap()).toEqual({
+    expect((await provider.getRentalStatus(r.providerRentalId))._unsafeUnwrap()).toMatchObject({
       state: "active",
       messages: [],
     });

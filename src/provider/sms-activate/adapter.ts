@@ -25,13 +25,19 @@ import {
 } from "./presets.js";
 import {
   activeActivationsSchema,
+  codeSchema,
+  idSchema,
+  isStorableText,
+  MAX_CODE_LENGTH,
   numberV2Schema,
+  phoneSchema,
   pricesSchema,
   rentListSchema,
   rentOkSchema,
   rentPhoneSchema,
   rentServicesSchema,
   rentStatusSchema,
+  rentV2Schema,
   statusV2Schema,
 } from "./schemas.js";
 import { sleep, systemTimer, type Timer } from "./timer.js";
@@ -39,6 +45,7 @@ import { classifyErrorToken } from "./tokens.js";
 import {
   type Attempt,
   attempt,
+  excerpt,
   type FetchLike,
   type SmsActivateEvent,
   type TransportConfig,
@@ -77,6 +84,8 @@ export interface SmsActivateOptions {
   readonly dateZoneOffsetMinutes?: number;
   /** Called after every HTTP attempt, with no URL, key or body in it. */
   readonly onEvent?: (event: SmsActivateEvent) => void;
+  /** Most bytes of an answer read, after decompression (default 1 MiB); a longer one is a lost answer. */
+  readonly maxBodyBytes?: number;
 }
 
 /** The adapter: the {@link Provider} port plus the protocol's reads that the port does not need. */
@@ -92,13 +101,47 @@ type Interpretation<T> =
   | { readonly type: "failure"; readonly failure: ProviderFailure }
   | { readonly type: "server_error"; readonly token: string }
   | { readonly type: "rate_limit"; readonly retryAfterMs: number }
-  | { readonly type: "unexpected"; readonly detail: string };
+  | { readonly type: "unexpected"; readonly detail: string; readonly garbled?: boolean };
 
-/** A success decoder: a value, or `undefined` when the body is not this action's success answer. */
-type Decode<T> = (body: ParsedBody) => T | undefined;
+/**
+ * A success decoder: a value, `undefined` when the body is not this action's success answer, or
+ * {@link GARBLED} when it is, but carries a value that cannot be stored (an 8 KB id, a NUL in a code).
+ */
+type Decode<T> = (body: ParsedBody) => T | undefined | typeof GARBLED;
+
+/** A decoder's verdict: the answer has this action's shape but an unusable value. */
+const GARBLED: unique symbol = Symbol("garbled");
+
+/** A provider id from a token line, or `null` when it is not a valid one. */
+function tokenId(raw: string): string | null {
+  const r = idSchema.safeParse(raw);
+  return r.success && /^\d+$/.test(r.data) ? r.data : null;
+}
+
+/** A bought number from a token line, or `null` (a masked number is not one). */
+function tokenPhone(raw: string): string | null {
+  const r = phoneSchema.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+/** A code from a token line, or `null` when it cannot be stored. */
+function tokenCode(raw: string): string | null {
+  const r = codeSchema.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+/** True when `key` is an own property of `o` (never a member of `Object.prototype`). */
+function own<V>(o: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
 
 const HOUR_MS = 3_600_000;
 const MEMO_LIMIT = 10_000;
+
+/** Whether a JSON value looks like an active list whose rows failed validation (never "none open"). */
+function isListShaped(v: unknown): boolean {
+  return v !== null && typeof v === "object" && ("data" in v || "activeActivations" in v);
+}
 
 /** Remembers a bounded number of entries (oldest evicted first). */
 class Memo<V> {
@@ -120,6 +163,12 @@ function decodeJson<S extends z.ZodType>(schema: S, body: ParsedBody): z.output<
   if (body.kind !== "json") return undefined;
   const r = schema.safeParse(body.value);
   return r.success ? r.data : undefined;
+}
+
+/** Whether the provider's success shape is there but one of its values failed validation. */
+function garbledJson(keys: readonly string[], body: ParsedBody): boolean {
+  if (body.kind !== "json" || body.value === null || typeof body.value !== "object") return false;
+  return keys.every((k) => Object.hasOwn(body.value as object, k));
 }
 
 function isToken(body: ParsedBody, token: string): body is Extract<ParsedBody, { kind: "token" }> {
@@ -160,10 +209,11 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     timer,
     clock,
     onEvent: options.onEvent,
+    maxBodyBytes: options.maxBodyBytes,
   };
   /** Issue times of activations bought here: the early-cancel wait is computed from them. */
   const issuedAt = new Memo<number>();
-  /** Ends of rentals seen here: an extension moves them without reading a zone-less provider date. */
+  /** Ends of rentals seen here: an extension's end when the provider's `endDate` is unreadable. */
   const rentEnds = new Memo<number>();
   let numberV2Missing = false;
 
@@ -171,6 +221,13 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
 
   function interpret<T>(a: AnswerAttempt, decode: Decode<T>, issuedAtMs?: number): Interpretation<T> {
     const value = decode(a.body);
+    if (value === GARBLED) {
+      return {
+        type: "unexpected",
+        detail: `garbled ${a.body.kind} answer (HTTP ${a.httpStatus})`,
+        garbled: true,
+      };
+    }
     if (value !== undefined) return { type: "ok", value };
     if (a.body.kind === "token" || a.body.kind === "error") {
       const info = a.body.kind === "error" ? a.body.info : null;
@@ -183,7 +240,10 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
         retryAfterMs: a.retryAfterMs ?? undefined,
       });
       if (c) return c;
-      return { type: "unexpected", detail: `unexpected answer ${a.body.token} (HTTP ${a.httpStatus})` };
+      return {
+        type: "unexpected",
+        detail: `unexpected answer ${excerpt(a.body.token, 64)} (HTTP ${a.httpStatus})`,
+      };
     }
     return { type: "unexpected", detail: `unexpected ${a.body.kind} answer (HTTP ${a.httpStatus})` };
   }
@@ -218,7 +278,11 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
             }
             return err(r.failure);
           case "unexpected":
-            return err({ class: "unknown", reason: "unexpected_answer", detail: r.detail });
+            return err({
+              class: "unknown",
+              reason: r.garbled ? "garbled" : "unexpected_answer",
+              detail: r.detail,
+            });
           case "server_error":
             if (kind === "purchase")
               return err({ class: "unknown", reason: "server_error", detail: r.token });
@@ -258,7 +322,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
   const currencyOf = (v: unknown): string => {
     if (typeof v === "string" && /^[A-Z]{3}$/.test(v)) return v;
     if (typeof v === "number" || (typeof v === "string" && /^\d+$/.test(v)))
-      return NUMERIC_CURRENCIES[String(v)] ?? currency;
+      return own(NUMERIC_CURRENCIES, String(v)) ?? currency;
     return currency;
   };
 
@@ -273,7 +337,8 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     return call("read", "getPrices", { service: q.service, country: q.country }, (body) => {
       const prices = decodeJson(pricesSchema, body);
       if (prices === undefined) return undefined;
-      const entry = prices[q.country]?.[q.service];
+      const byService = own(prices, q.country);
+      const entry = byService === undefined ? undefined : own(byService, q.service);
       if (!entry) return null;
       return { price: entry.cost, currency, stock: entry.physicalCount ?? entry.count ?? 0 };
     }).then((r) =>
@@ -294,9 +359,10 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     const bought = await call("purchase", "getNumber", params, (body) => {
       if (!isToken(body, "ACCESS_NUMBER") || body.data === null) return undefined;
       const i = body.data.indexOf(":");
-      const id = i < 0 ? "" : body.data.slice(0, i).trim();
-      const phone = i < 0 ? "" : body.data.slice(i + 1).trim();
-      return /^\d+$/.test(id) && phone !== "" ? { id, phone } : undefined;
+      if (i < 0) return GARBLED;
+      const id = tokenId(body.data.slice(0, i));
+      const phone = tokenPhone(body.data.slice(i + 1));
+      return id !== null && phone !== null ? { id, phone } : GARBLED;
     });
     if (bought.isErr()) return err(bought.error);
     issuedAt.set(bought.value.id, nowMs);
@@ -323,7 +389,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     const params: Record<string, string> = { service: order.service, country: order.country };
     if (order.maxPrice !== undefined) params.maxPrice = order.maxPrice;
     if (capabilities.supportsOrderId) params.orderId = order.orderId;
-    const r = await call("purchase", "getNumberV2", params, (body): IssuedActivation | undefined => {
+    const r = await call("purchase", "getNumberV2", params, (body) => {
       const v = decodeJson(numberV2Schema, body);
       if (v) {
         return {
@@ -336,19 +402,21 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
           canGetAnotherSms: v.canGetAnotherSms ?? capabilities.supportsAnotherCode,
         };
       }
+      if (garbledJson(["activationId", "phoneNumber"], body)) return GARBLED;
       // Some shops answer the V2 call with the V1 text line: it is still a purchase, just without a price.
       if (isToken(body, "ACCESS_NUMBER") && body.data !== null) {
         const i = body.data.indexOf(":");
-        if (i > 0 && /^\d+$/.test(body.data.slice(0, i))) {
-          return {
-            providerActivationId: body.data.slice(0, i),
-            phone: body.data.slice(i + 1).trim(),
-            cost: null,
-            currency: null,
-            endsAtMs: nowMs + capabilities.activationLifetimeMs,
-            canGetAnotherSms: capabilities.supportsAnotherCode,
-          };
-        }
+        const id = i < 0 ? null : tokenId(body.data.slice(0, i));
+        const phone = i < 0 ? null : tokenPhone(body.data.slice(i + 1));
+        if (id === null || phone === null) return GARBLED;
+        return {
+          providerActivationId: id,
+          phone,
+          cost: null,
+          currency: null,
+          endsAtMs: nowMs + capabilities.activationLifetimeMs,
+          canGetAnotherSms: capabilities.supportsAnotherCode,
+        };
       }
       return undefined;
     });
@@ -373,26 +441,36 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
   }
 
   async function getActivationStatus(id: string): Promise<ProviderResult<ActivationStatus>> {
-    const r = await call("read", "getStatus", { id }, (body): ActivationStatus | undefined => {
-      if (body.kind !== "token") return undefined;
-      switch (body.token) {
-        case "STATUS_WAIT_CODE":
-        case "STATUS_WAIT_RESEND":
-          return { state: "waiting" };
-        case "STATUS_WAIT_RETRY":
-          // The previous code, not a new one.
-          return { state: "waiting_retry", previousCode: body.data ?? "" };
-        case "STATUS_OK":
-          return body.data === null || body.data === ""
-            ? undefined
-            : { state: "code", code: body.data, text: null };
-        case "STATUS_CANCEL":
-          // Cancelled or completed: never by itself a refund.
-          return { state: "ended" };
-        default:
-          return undefined;
-      }
-    });
+    const r = await call(
+      "read",
+      "getStatus",
+      { id },
+      (body): ActivationStatus | undefined | typeof GARBLED => {
+        if (body.kind !== "token") return undefined;
+        switch (body.token) {
+          case "STATUS_WAIT_CODE":
+          case "STATUS_WAIT_RESEND":
+            return { state: "waiting" };
+          case "STATUS_WAIT_RETRY": {
+            // The previous code, not a new one.
+            const previous = body.data ?? "";
+            return isStorableText(previous, MAX_CODE_LENGTH)
+              ? { state: "waiting_retry", previousCode: previous }
+              : GARBLED;
+          }
+          case "STATUS_OK": {
+            if (body.data === null || body.data === "") return undefined;
+            const code = tokenCode(body.data);
+            return code === null ? GARBLED : { state: "code", code, text: null };
+          }
+          case "STATUS_CANCEL":
+            // Cancelled or completed: never by itself a refund.
+            return { state: "ended" };
+          default:
+            return undefined;
+        }
+      },
+    );
     if (r.isOk() && r.value.state === "code" && features.statusV2) {
       return ok({ ...r.value, text: await statusText(id, r.value.code) });
     }
@@ -404,8 +482,9 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
       "mutation",
       "setStatus",
       { id, status: String(status) },
-      // `ACCESS_READY` answers status 1 only; from any other status it is not the expected confirmation.
-      (body) => (isToken(body, expected) ? true : undefined),
+      // `ACCESS_READY` answers status 1 only; from any other status it is not the expected confirmation. A 204
+      // without a body is HeroSMS's success for finishing or cancelling.
+      (body) => (isToken(body, expected) || (body.kind === "no_content" && status !== 3) ? true : undefined),
       issuedAt.get(id),
     ).then((r) => r.map(() => undefined));
 
@@ -432,20 +511,27 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
   }
 
   async function listActiveActivations(): Promise<ProviderResult<readonly ActiveActivation[]>> {
-    return call("read", "getActiveActivations", {}, (body): ActiveActivation[] | undefined => {
+    // Only the protocol's "none open" answers are an empty list: any other document is an error, because the
+    // sweeper releases a purchase whose answer was lost when the list says it does not exist.
+    return call("read", "getActiveActivations", {}, (body) => {
       if (tokenOf(body)?.token === "NO_ACTIVATIONS") return [];
       const rows = decodeJson(activeActivationsSchema, body);
-      return rows?.map((a) => ({
-        providerActivationId: a.activationId,
-        service: a.serviceCode ?? a.service ?? "",
-        country: a.countryCode ?? "",
-        phone: a.phoneNumber,
-        orderId: a.orderId == null || a.orderId === "" ? null : String(a.orderId),
-        codes: a.smsCode,
-        cost: a.activationCost ?? null,
-        createdAtMs: parseProviderDate(a.activationTime, zone),
-        endsAtMs: parseProviderDate(a.activationEndTime, zone),
-      }));
+      if (rows === undefined) {
+        return body.kind === "json" && isListShaped(body.value) ? GARBLED : undefined;
+      }
+      return rows.map(
+        (a): ActiveActivation => ({
+          providerActivationId: a.activationId,
+          service: a.serviceCode ?? a.service ?? "",
+          country: a.countryCode ?? "",
+          phone: a.phoneNumber,
+          orderId: a.orderId == null || a.orderId === "" ? null : String(a.orderId),
+          codes: a.smsCode,
+          cost: a.activationCost ?? null,
+          createdAtMs: parseProviderDate(a.activationTime, zone),
+          endsAtMs: parseProviderDate(a.activationEndTime, zone),
+        }),
+      );
     });
   }
 
@@ -461,7 +547,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
       (body) => {
         const v = decodeJson(rentServicesSchema, body);
         if (!v) return undefined;
-        const s = v.services[q.service];
+        const s = own(v.services, q.service);
         return s ? { price: s.cost, currency, stock: s.quant } : null;
       },
     );
@@ -483,10 +569,23 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
       rent_time: String(order.hours),
       country: order.country,
     };
+    // HeroSMS names the hours `duration`; it is sent beside `rent_time`, which the original service reads.
+    if (features.rentDuration) params.duration = String(order.hours);
     if (order.webhookUrl !== undefined) params.url = order.webhookUrl;
-    const r = await call("purchase", "getRentNumber", params, (body): IssuedRental | undefined => {
+    const r = await call("purchase", "getRentNumber", params, (body) => {
+      const v2 = decodeJson(rentV2Schema, body);
+      if (v2) {
+        return {
+          providerRentalId: v2.activationId,
+          phone: v2.phoneNumber,
+          endsAtMs: nowMs + order.hours * HOUR_MS,
+          cost: v2.activationCost ?? null,
+          currency: v2.activationCost == null ? null : currencyOf(v2.currency),
+        };
+      }
+      if (garbledJson(["activationId", "phoneNumber"], body)) return GARBLED;
       const v = decodeJson(rentPhoneSchema, body);
-      if (!v) return undefined;
+      if (!v) return garbledJson(["phone"], body) ? GARBLED : undefined;
       // `endDate` has no zone: the end is computed from our clock (it can only be early, never late).
       return {
         providerRentalId: v.phone.id,
@@ -501,7 +600,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
   }
 
   async function getRentalStatus(id: string): Promise<ProviderResult<RentalStatus>> {
-    return call("read", "getRentStatus", { id, page: "0", size: "100" }, (body): RentalStatus | undefined => {
+    return call("read", "getRentStatus", { id, page: "0", size: "100" }, (body) => {
       const t = tokenOf(body);
       if (t) {
         switch (t.token) {
@@ -518,10 +617,12 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
         }
       }
       const v = decodeJson(rentStatusSchema, body);
+      if (!v && garbledJson(["status", "values"], body)) return GARBLED;
       return v
         ? {
-            state: "active",
-            endsAtMs: null,
+            state: "active" as const,
+            // The provider's own end where it states it; never a value remembered here.
+            endsAtMs: parseProviderDate(v.endDate, zone),
             messages: v.values.map(
               (m): RentalMessage => ({
                 from: m.phoneFrom,
@@ -537,13 +638,14 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
 
   async function extendRental(id: string, hours: number): Promise<ProviderResult<ExtendedRental>> {
     const known = rentEnds.get(id);
-    const r = await call("mutation", "continueRentNumber", { id, rent_time: String(hours) }, (body) => {
+    // An extension spends money: sent exactly once, like a purchase; a lost answer is `unknown`.
+    const r = await call("purchase", "continueRentNumber", { id, rent_time: String(hours) }, (body) => {
       const v = decodeJson(rentPhoneSchema, body);
-      if (!v) return undefined;
+      if (!v) return garbledJson(["phone"], body) ? GARBLED : undefined;
+      const stated = parseProviderDate(v.phone.endDate, zone);
       const endsAtMs =
-        known !== undefined && v.phone.id === id
-          ? known + hours * HOUR_MS
-          : (parseProviderDate(v.phone.endDate, zone) ?? clock.now() + hours * HOUR_MS);
+        stated ??
+        (known !== undefined && v.phone.id === id ? known + hours * HOUR_MS : clock.now() + hours * HOUR_MS);
       return { endsAtMs, cost: v.cost ?? v.price ?? null, providerRentalId: v.phone.id };
     });
     if (r.isOk()) rentEnds.set(r.value.providerRentalId, r.value.endsAtMs);
@@ -556,18 +658,22 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     ).then((r) => r.map(() => undefined));
 
   async function listActiveRentals(): Promise<ProviderResult<readonly ActiveRental[]>> {
-    return call("read", "getRentList", {}, (body): ActiveRental[] | undefined => {
+    return call("read", "getRentList", {}, (body) => {
       const t = tokenOf(body);
       if (t && (t.token === "NO_ID_RENT" || t.token === "NO_RENTS" || t.token === "NO_ACTIVATIONS"))
         return [];
       const v = decodeJson(rentListSchema, body);
-      return v?.values.map((x) => ({
-        providerRentalId: x.id,
-        phone: x.phone,
-        service: x.service ?? null,
-        country: x.country ?? null,
-        endsAtMs: rentEnds.get(x.id) ?? parseProviderDate(x.endDate, zone),
-      }));
+      if (!v) return garbledJson(["status", "values"], body) ? GARBLED : undefined;
+      return v.values.map(
+        (x): ActiveRental => ({
+          providerRentalId: x.id,
+          phone: x.phone,
+          service: x.service ?? null,
+          country: x.country ?? null,
+          // The provider's end: an extension made upstream shows here.
+          endsAtMs: parseProviderDate(x.endDate, zone),
+        }),
+      );
     });
   }
 

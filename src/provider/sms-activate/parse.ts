@@ -2,8 +2,10 @@
  * The body parser of the `handler_api` protocol family. Content-Type is unreliable, so the body alone decides:
  * trim; strip one layer of JSON quotes; JSON when it starts with `{` or `[`; else a token line split on the
  * **first** colon only (codes and SMS text contain colons). Three error envelopes are recognised: a text token
- * (HTTP 200 on the original service), HeroSMS's `{"title","details","info"}` (non-2xx), and the rent API's
- * `{"status":"error","message"|"msg"}`. Anything else is `unknown`, never success.
+ * (HTTP 200 on the original service), HeroSMS's `{"title","details","info"}` (non-2xx), the rent API's
+ * `{"status":"error","message"|"msg"|"error"}` (the original service's empty active list is
+ * `{"status":"error","error":"NO_ACTIVATIONS"}`), and `{"status":"false","msg":"service is incorrect"}` of
+ * `getPrices`. Anything else is `unknown`, never success.
  */
 
 /** A parsed body. Whether a `token` is a success or an error is decided by the caller's token table. */
@@ -20,6 +22,8 @@ export type ParsedBody =
       readonly details: string | null;
       readonly info: Readonly<Record<string, unknown>> | null;
     }
+  /** HTTP 204 with no body: a success without content (HeroSMS `finishActivation` / `cancelActivation`). */
+  | { readonly kind: "no_content" }
   /** Not an answer of the protocol: empty, an HTML page, a Cloudflare block, garbage. */
   | { readonly kind: "unknown"; readonly reason: "empty" | "html" | "cloudflare" | "garbled" };
 
@@ -47,7 +51,13 @@ export function parseBody(raw: string): ParsedBody {
     }
     return fromJson(value);
   }
-  if (text.startsWith("<")) return { kind: "unknown", reason: "html" };
+  if (text.startsWith("<")) {
+    // Cloudflare's 1020 block ("Access denied", served as an HTML 403 page): nothing reached the provider.
+    if (/cloudflare/i.test(text) && /\b(?:error(?:\s+code)?:?\s*1020|1020)\b/i.test(text)) {
+      return { kind: "unknown", reason: "cloudflare" };
+    }
+    return { kind: "unknown", reason: "html" };
+  }
   if (/^error code:\s*1020\b/i.test(text)) return { kind: "unknown", reason: "cloudflare" };
   return splitTokenLine(text) ?? { kind: "unknown", reason: "garbled" };
 }
@@ -75,9 +85,23 @@ function fromJson(value: unknown): ParsedBody {
       };
     }
   }
-  // The rent API: {"status":"error","message":"STATUS_WAIT_CODE"} (one clone says "msg").
+  // `getPrices` on an unknown service or country: {"status":"false","msg":"service is incorrect"}.
+  if ((o.status === "false" || o.status === false) && typeof o.msg === "string") {
+    const token = /service/i.test(o.msg) ? "BAD_SERVICE" : /country/i.test(o.msg) ? "BAD_COUNTRY" : null;
+    if (token) return { kind: "error", token, data: null, details: o.msg, info: null };
+    return { kind: "unknown", reason: "garbled" };
+  }
+  // The rent API: {"status":"error","message":"STATUS_WAIT_CODE"} (one clone says "msg"); the original
+  // service's empty active list says {"status":"error","error":"NO_ACTIVATIONS"}.
   if (o.status === "error") {
-    const message = typeof o.message === "string" ? o.message : typeof o.msg === "string" ? o.msg : null;
+    const message =
+      typeof o.message === "string"
+        ? o.message
+        : typeof o.msg === "string"
+          ? o.msg
+          : typeof o.error === "string"
+            ? o.error
+            : null;
     const t = message === null ? null : splitTokenLine(message.trim());
     if (t) {
       return {

@@ -6,6 +6,8 @@ export interface SmsActivateFeatures {
   readonly numberV2: boolean;
   /** Fetch the SMS text with `getStatusV2` once `getStatus` reports a code. */
   readonly statusV2: boolean;
+  /** Send a rental's hours as `duration` too (HeroSMS's name), beside `rent_time`. */
+  readonly rentDuration?: boolean;
 }
 
 /** A provider's defaults: endpoint, currency, zone of its zone-less dates, capabilities and features. */
@@ -27,7 +29,9 @@ const twentyMinutes = 20 * 60_000;
  * `sms-activate` is the original service's dialect (shut down at the end of 2025, still spoken by clones, with
  * `orderId` idempotency); `generic` is a compatible shop with the common subset. Zones of zone-less dates are
  * assumptions to check against the provider: a wrong zone only matters where the adapter must read a provider
- * date (`continueRentNumber` without a known previous end, `activationEndTime`, which is sanity-checked).
+ * date (`continueRentNumber`'s and `getRentList`'s `endDate`, `activationEndTime`, which is sanity-checked).
+ * Rentals last 4–1344 hours (`rent_time`, default 4; `INVALID_TIME` outside); an extension adds 2–1344 hours
+ * (`continueRentNumber`), refused past the maximum with `MAX_HOURS_EXCEED`.
  */
 export const smsActivatePresets = {
   "hero-sms": {
@@ -43,9 +47,9 @@ export const smsActivatePresets = {
       supportsAnotherCode: true,
       supportsRent: true,
       rentHours: { min: 4, max: 1344 },
-      extendHours: { min: 1, max: 1344 },
+      extendHours: { min: 2, max: 1344 },
     },
-    features: { numberV2: true, statusV2: true },
+    features: { numberV2: true, statusV2: true, rentDuration: true },
   },
   "sms-activate": {
     baseUrl: "https://api.sms-activate.ae/stubs/handler_api.php",
@@ -60,7 +64,7 @@ export const smsActivatePresets = {
       supportsAnotherCode: true,
       supportsRent: true,
       rentHours: { min: 4, max: 1344 },
-      extendHours: { min: 1, max: 1344 },
+      extendHours: { min: 2, max: 1344 },
     },
     features: { numberV2: true, statusV2: true },
   },
@@ -77,7 +81,7 @@ export const smsActivatePresets = {
       supportsAnotherCode: true,
       supportsRent: true,
       rentHours: { min: 4, max: 1344 },
-      extendHours: { min: 1, max: 1344 },
+      extendHours: { min: 2, max: 1344 },
     },
     features: { numberV2: true, statusV2: false },
   },

@@ -1,5 +1,6 @@
 import type { DeclineReason, ProviderFailure } from "../port.js";
 import { normalizePrice, parseProviderDate } from "./parse.js";
+import { excerpt } from "./transport.js";
 
 /**
  * How each error token of the protocol family is classified (tokens are matched by prefix, see
@@ -9,8 +10,14 @@ import { normalizePrice, parseProviderDate } from "./parse.js";
  */
 export const ERROR_TOKENS = {
   BAD_KEY: { class: "fatal" },
+  NO_KEY: { class: "fatal" },
   BAD_ACTION: { class: "fatal" },
-  BAD_SERVICE: { class: "fatal" },
+  UNPROCESSABLE_ENTITY: { class: "fatal" },
+  BAD_SERVICE: { class: "declined", reason: "unknown_service" },
+  WRONG_SERVICE: { class: "declined", reason: "unknown_service" },
+  INVALID_TIME: { class: "declined", reason: "invalid_duration" },
+  BAD_TIME: { class: "declined", reason: "invalid_duration" },
+  BAD_DURATION: { class: "declined", reason: "invalid_duration" },
   BAD_COUNTRY: { class: "fatal" },
   WRONG_COUNTRY: { class: "fatal" },
   ACCOUNT_INACTIVE: { class: "fatal" },
@@ -26,6 +33,8 @@ export const ERROR_TOKENS = {
   SERVICE_NOT_AVAILABLE: { class: "declined", reason: "service_unavailable" },
   ORDER_ALREADY_EXISTS: { class: "declined", reason: "order_exists" },
   NO_ACTIVATION: { class: "declined", reason: "not_found" },
+  NOT_FOUND: { class: "declined", reason: "not_found" },
+  WRONG_ACTIVATION_ID: { class: "declined", reason: "not_found" },
   EARLY_CANCEL_DENIED: { class: "declined", reason: "early_cancel" },
   OTP_RECEIVED: { class: "declined", reason: "code_received" },
   NEW_OTP_RECEIVED: { class: "declined", reason: "code_received" },
@@ -100,7 +109,7 @@ export function classifyErrorToken(
   if (known === null) return null;
   const entry = ERROR_TOKENS[known];
   const rest = data ?? (token.length > known.length ? token.slice(known.length) : null);
-  const detailText = details ?? undefined;
+  const detailText = details === null || details === "" ? undefined : excerpt(details);
   switch (entry.class) {
     case "fatal":
       return { type: "failure", failure: withDetail({ class: "fatal", reason: known }, detailText) };
@@ -118,13 +127,20 @@ export function classifyErrorToken(
   const base = { class: "declined" as const, reason, ...(detailText ? { detail: detailText } : {}) };
   switch (reason) {
     case "price_too_low": {
+      // Text `WRONG_MAX_PRICE:0.025`; HeroSMS `info: { min }`; older envelopes `minPrice` / `price`.
       const minPrice =
-        normalizePrice(rest?.trim()) ?? normalizePrice(info?.minPrice) ?? normalizePrice(info?.price);
+        normalizePrice(rest?.trim()) ??
+        normalizePrice(info?.min) ??
+        normalizePrice(info?.minPrice) ??
+        normalizePrice(info?.price);
       return { type: "failure", failure: minPrice === null ? base : { ...base, minPrice } };
     }
     case "banned": {
+      // Text `BANNED:'2026-2-13 12-00-00'`; HeroSMS `info: { banned_until (unix s), retry_after_seconds }`.
       const untilMs =
         parseProviderDate(rest?.trim(), ctx.dateZoneOffsetMinutes) ??
+        unixSeconds(info?.banned_until) ??
+        secondsFrom(info?.retry_after_seconds, ctx.nowMs) ??
         parseProviderDate(info?.until, ctx.dateZoneOffsetMinutes);
       return { type: "failure", failure: untilMs === null ? base : { ...base, untilMs } };
     }
@@ -137,6 +153,19 @@ export function classifyErrorToken(
     default:
       return { type: "failure", failure: base };
   }
+}
+
+/** Epoch ms from unix seconds (a number or a digit string); `null` otherwise. */
+function unixSeconds(v: unknown): number | null {
+  const n =
+    typeof v === "number" ? v : typeof v === "string" && /^\d{9,11}$/.test(v) ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n > 0 && n < 1e11 ? Math.round(n * 1000) : null;
+}
+
+/** `now + seconds` for a positive number of seconds; `null` otherwise. */
+function secondsFrom(v: unknown, nowMs: number): number | null {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n > 0 ? nowMs + Math.ceil(n * 1000) : null;
 }
 
 function withDetail<T extends object>(f: T, detail: string | undefined): T {
@@ -168,6 +197,14 @@ function codesFrom(
   rest: string | null,
   info: Readonly<Record<string, unknown>> | null,
 ): readonly string[] {
+  // HeroSMS: `info: { data: [{ id, phoneFrom, code, text, service, date, type }] }`.
+  if (Array.isArray(info?.data)) {
+    return info.data
+      .map((x: unknown) => (x !== null && typeof x === "object" ? (x as Record<string, unknown>).code : x))
+      .filter((c): c is string | number => typeof c === "string" || typeof c === "number")
+      .map(String)
+      .filter((c) => c !== "");
+  }
   const fromInfo = info?.codes ?? info?.code ?? info?.smsCode;
   if (Array.isArray(fromInfo))
     return fromInfo.filter((c) => typeof c === "string" || typeof c === "number").map(String);

@@ -2,11 +2,25 @@ import type { Clock } from "../../core/clock.js";
 import { type ParsedBody, parseBody } from "./parse.js";
 import type { Timer } from "./timer.js";
 
-/** A minimal `fetch` signature (the global one, or any compatible implementation). */
+/**
+ * A minimal `fetch` signature (the global one, or any compatible implementation). The adapter asks for
+ * `redirect: "manual"` and reads `body` as a stream when there is one (so the read is bounded after
+ * decompression); `text()` is the fallback for implementations without a stream.
+ */
 export type FetchLike = (
   url: string,
-  init: { method: string; signal: AbortSignal; headers?: Record<string, string> },
-) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
+  init: {
+    method: string;
+    signal: AbortSignal;
+    headers?: Record<string, string>;
+    redirect?: "manual" | "follow" | "error";
+  },
+) => Promise<{
+  status: number;
+  headers: { get(name: string): string | null };
+  body?: ReadableStream<Uint8Array> | null;
+  text(): Promise<string>;
+}>;
 
 /** One HTTP exchange, as reported to `onEvent`: never the URL, the key or the body. */
 export interface SmsActivateEvent {
@@ -40,20 +54,74 @@ export interface TransportConfig {
   readonly timer: Timer;
   readonly clock: Clock;
   readonly onEvent?: ((event: SmsActivateEvent) => void) | undefined;
+  /** Most bytes of a body read (after decompression); a longer body is a lost answer (default 1 MiB). */
+  readonly maxBodyBytes?: number | undefined;
 }
 
-/** Removes every spelling of the key (raw and URL-encoded) from a text that leaves the adapter. */
+/** The default bound on a body's bytes. */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/** Longest excerpt of an answer kept in a failure's `detail`. */
+export const DETAIL_EXCERPT_CHARS = 160;
+
+/** Cuts a text to a short excerpt for a failure's `detail` (whole characters, never half a surrogate pair). */
+export function excerpt(text: string, max = DETAIL_EXCERPT_CHARS): string {
+  if (text.length <= max) return text;
+  const cut = Array.from(text.slice(0, max + 1))
+    .slice(0, -1)
+    .join("");
+  return `${cut.slice(0, max)}… (${text.length} chars)`;
+}
+
+/** Keys shorter than this are not searched for in answers (a 1-letter test key would blank every such letter). */
+const MIN_REDACTED_KEY_LENGTH = 6;
+
+/**
+ * Removes every spelling of the key (raw, URL-encoded, upper- and lower-case) from a text that leaves the
+ * adapter. Applied to every answer body before it is parsed, so nothing derived from an answer carries it.
+ */
 export function redact(text: string, apiKey: string): string {
-  if (apiKey === "") return text;
+  if (apiKey.length < MIN_REDACTED_KEY_LENGTH) return text;
   let out = text;
   for (const k of new Set([
     apiKey,
     encodeURIComponent(apiKey),
     new URLSearchParams({ k: apiKey }).toString().slice(2),
+    apiKey.toUpperCase(),
+    apiKey.toLowerCase(),
   ])) {
     out = out.split(k).join("***");
   }
   return out;
+}
+
+/** Reads a body up to `max` bytes (after decompression); `null` when it is longer. */
+async function readBounded(res: Awaited<ReturnType<FetchLike>>, max: number): Promise<string | null> {
+  const stream = res.body;
+  if (stream === undefined || stream === null || typeof stream.getReader !== "function") {
+    const text = await res.text();
+    return text.length > max ? null : text;
+  }
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into ms from now; `null` when absent or invalid. */
@@ -67,8 +135,10 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
 
 /**
  * Performs one call: GET `<baseUrl>?action=…&…&api_key=…` with a timeout driven by the injected timer (the timeout
- * covers reading the body). Every answer is parsed; what is not a protocol answer is `lost`, a 429 or a
- * Cloudflare 1020 block is `limited`. Never throws, and nothing it returns contains the key.
+ * covers reading the body). Redirects are not followed (a 3xx is a lost answer: another origin's body is never
+ * trusted); the body is read up to `maxBodyBytes` after decompression. Every answer is parsed; what is not a
+ * protocol answer is `lost`, a 429 or a Cloudflare 1020 block is `limited`. Never throws, and nothing it returns
+ * contains the key.
  */
 export async function attempt(
   config: TransportConfig,
@@ -97,10 +167,28 @@ export async function attempt(
     return a;
   };
   try {
-    const res = await config.fetch(url, { method: "GET", signal: controller.signal });
-    const text = await res.text();
+    const res = await config.fetch(url, { method: "GET", signal: controller.signal, redirect: "manual" });
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel?.().catch(() => undefined);
+      return report({
+        type: "lost",
+        reason: "redirect",
+        detail: `HTTP ${res.status} redirect, not followed`,
+      });
+    }
+    const max = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const raw = await readBounded(res, max);
+    if (raw === null) {
+      return report({
+        type: "lost",
+        reason: "too_large",
+        detail: `HTTP ${res.status}, body over ${max} bytes`,
+      });
+    }
+    const text = redact(raw, config.apiKey);
     const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"), config.clock.now());
-    const body = parseBody(text);
+    const body: ParsedBody =
+      res.status === 204 && text.trim() === "" ? { kind: "no_content" } : parseBody(text);
     if (res.status === 429 || (body.kind === "unknown" && body.reason === "cloudflare")) {
       return report({ type: "limited", httpStatus: res.status, retryAfterMs: retryAfterMs ?? 1000 });
     }
@@ -119,7 +207,7 @@ export async function attempt(
     return report({
       type: "lost",
       reason,
-      detail: redact(timedOut ? `no answer within ${config.timeoutMs} ms` : message, config.apiKey),
+      detail: excerpt(redact(timedOut ? `no answer within ${config.timeoutMs} ms` : message, config.apiKey)),
     });
   } finally {
     config.timer.clearTimeout(handle);
