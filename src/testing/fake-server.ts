@@ -9,6 +9,7 @@ import {
   FaultQueue,
   priceToUnits,
   seededRandom,
+  type UpstreamActivation,
   type UpstreamError,
   type UpstreamEvent,
   unitsToPrice,
@@ -16,13 +17,21 @@ import {
 import { ManualClock } from "./manual-clock.js";
 
 /**
- * Dialects of the protocol family the fake server speaks:
+ * Dialects of the protocol family the fake server speaks (the shapes are those of the wire corpus in
+ * `test/provider/wire/`, see `docs/sms-activate.md`):
  * - `sms-activate`: the original service — errors are 200 text tokens, rent errors `{"status":"error","message"}`,
- *   `getNumberV2` with `orderId`, list under `activeActivations`, dates in Moscow time;
+ *   `getNumberV2` with `orderId`, list under `activeActivations`, none open `{"status":"error","error":
+ *   "NO_ACTIVATIONS"}`, an unknown service `BAD_SERVICE`, dates in Moscow time;
  * - `hero-sms`: errors are non-2xx JSON `{"title","details","info"}` except `NO_NUMBERS` on activations (200 text;
- *   404 JSON on rentals), `activationEndTime` in `getNumberV2`, list under `data`, the other `getStatusV2` shape;
+ *   404 JSON on rentals); `getNumberV2` with a string `activationId`, a numeric `countryCode` and dates with an
+ *   offset; list under `data` (none open: `"data":[]` beside `activeActivations.rows`); an unknown service
+ *   `WRONG_SERVICE`; rent by `duration` answered like `getNumberV2`; the other `getStatusV2` shape; and the
+ *   actions only it has: `getAllSms`, `finishActivation`/`cancelActivation` (204), `getHistory`,
+ *   `serviceCountRent`;
  * - `clone`: a compatible shop without `getNumberV2` (`BAD_ACTION`), prices and flags as strings, rent errors
  *   under `"msg"`.
+ * Every dialect takes `rent_time` (or `time`, or `duration`; default 4, 4–1344 hours, else `INVALID_TIME`) and
+ * validates `maxPrice` (a decimal), `freePrice` (`true`/`false`/`1`/`0`), `forward` and `json` (`0`/`1`).
  */
 export type FakeServerDialect = "sms-activate" | "hero-sms" | "clone";
 
@@ -74,6 +83,8 @@ export interface FakeServerOptions {
   /** How many times each webhook is delivered (default 2: providers retry, so duplicates are normal). */
   readonly webhookDeliveries?: number;
   readonly randomFaults?: RandomFaults;
+  /** First id issued (default 10 digits, as in every public sample: clients that parse ids as numbers work). */
+  readonly firstId?: bigint;
 }
 
 /** A request the server received, without the key. */
@@ -125,6 +136,7 @@ const HERO_STATUS: Readonly<Record<string, number>> = {
   BAD_KEY: 401,
   NO_BALANCE: 402,
   NO_ACTIVATION: 404,
+  NOT_FOUND: 404,
   NO_ACTIVATIONS: 404,
   NO_ID_RENT: 404,
   NO_NUMBERS: 404,
@@ -137,7 +149,22 @@ const HERO_STATUS: Readonly<Record<string, number>> = {
   ALREADY_CANCEL: 409,
   RENT_DIE: 409,
   BANNED: 403,
+  UNPROCESSABLE_ENTITY: 422,
 };
+
+/** Rent durations every dialect accepts, hours. */
+const RENT_HOURS = { min: 4, max: 1344 } as const;
+/** Extension durations, hours. */
+const EXTEND_HOURS = { min: 2, max: 1344 } as const;
+
+/** Actions only HeroSMS has; other dialects answer `BAD_ACTION`. */
+const HERO_ONLY: ReadonlySet<string> = new Set([
+  "getAllSms",
+  "finishActivation",
+  "cancelActivation",
+  "getHistory",
+  "serviceCountRent",
+]);
 
 const FAULT_ACTIONS: Readonly<Record<string, FaultAction>> = {
   getPrices: "quote",
@@ -155,14 +182,15 @@ const FAULT_ACTIONS: Readonly<Record<string, FaultAction>> = {
 
 function faultActionOf(action: string, params: Readonly<Record<string, string>>): FaultAction | null {
   if (action === "setStatus") {
-    return (
-      ({ "3": "requestAnotherCode", "6": "finishActivation", "8": "cancelActivation" } as const)[
-        params.status as "3" | "6" | "8"
-      ] ?? null
-    );
+    const byStatus = new Map<string | undefined, FaultAction>([
+      ["3", "requestAnotherCode"],
+      ["6", "finishActivation"],
+      ["8", "cancelActivation"],
+    ]);
+    return byStatus.get(params.status) ?? null;
   }
   if (action === "setRentStatus") return params.status === "2" ? "cancelRental" : "finishRental";
-  return FAULT_ACTIONS[action] ?? null;
+  return Object.hasOwn(FAULT_ACTIONS, action) ? (FAULT_ACTIONS[action] ?? null) : null;
 }
 
 /**
@@ -190,6 +218,7 @@ export async function startFakeSmsActivateServer(
     ...(options.balance === undefined ? {} : { balance: options.balance }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.behaviour === undefined ? {} : { behaviour: options.behaviour }),
+    firstId: options.firstId ?? 3_900_000_001n,
   });
   const faults = new FaultQueue();
   const httpFaults: { fault: HttpFault; left: number }[] = [];
@@ -245,6 +274,22 @@ export async function startFakeSmsActivateServer(
   // --- replies in the dialect ---------------------------------------------------------------------------------
 
   const text = (body: string, status = 200): Reply => ({ status, body });
+  const noContent: Reply = { status: 204, body: "" };
+  /** HeroSMS dates: ISO with an explicit offset. */
+  const isoDate = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  /** HeroSMS `getNumberV2`: `activationId` a string, `countryCode` a number, dates with an offset. */
+  const numberV2Hero = (a: UpstreamActivation) => ({
+    activationId: a.id,
+    phoneNumber: a.phone,
+    activationCost: Number(a.cost),
+    currency: 840,
+    countryCode: Number(a.country),
+    countryPhoneCode: 62,
+    canGetAnotherSms: true,
+    activationTime: isoDate(a.issuedAtMs),
+    activationEndTime: isoDate(a.endsAtMs),
+    activationOperator: "any",
+  });
   const json = (value: unknown, status = 200): Reply => ({
     status,
     body: JSON.stringify(value),
@@ -263,8 +308,8 @@ export async function startFakeSmsActivateServer(
     if (dialect === "hero-sms") {
       if (head === "NO_NUMBERS" && context === "activation") return text(token);
       return json(
-        { title: token, details: `${head.toLowerCase().replace(/_/g, " ")}`, info },
-        HERO_STATUS[head] ?? 400,
+        { title: head, details: `${head.toLowerCase().replace(/_/g, " ")}`, info },
+        Object.hasOwn(HERO_STATUS, head) ? (HERO_STATUS[head] ?? 400) : 400,
       );
     }
     if (context === "rent") return rentState(token);
@@ -280,7 +325,7 @@ export async function startFakeSmsActivateServer(
       case "no_numbers":
         return errorReply("NO_NUMBERS", context);
       case "wrong_max_price":
-        return errorReply(`WRONG_MAX_PRICE:${e.minPrice}`, context, { minPrice: e.minPrice });
+        return errorReply(`WRONG_MAX_PRICE:${e.minPrice}`, context, { min: Number(e.minPrice) });
       case "bad_service":
         return errorReply("SERVICE_NOT_AVAILABLE", context);
       case "no_balance":
@@ -297,8 +342,19 @@ export async function startFakeSmsActivateServer(
         const unseen = activationId === undefined ? undefined : unseenCodes.get(activationId);
         if (unseen && activationId !== undefined) {
           unseenCodes.delete(activationId);
+          const a = activationId === undefined ? undefined : upstream.activation(activationId);
           return dialect === "hero-sms"
-            ? errorReply("NEW_OTP_RECEIVED", context, { codes: unseen })
+            ? errorReply("NEW_OTP_RECEIVED", context, {
+                data: unseen.map((code, i) => ({
+                  id: `${activationId}${i}`,
+                  phoneFrom: "Service",
+                  code,
+                  text: `Your code is ${code}`,
+                  service: a?.service ?? "",
+                  date: isoDate(clock.now()),
+                  type: "sms",
+                })),
+              })
             : errorReply(`NEW_OTP_RECEIVED:${unseen.at(-1)}`, context);
         }
         return errorReply("OTP_RECEIVED", context);
@@ -345,20 +401,53 @@ export async function startFakeSmsActivateServer(
 
   // --- the actions --------------------------------------------------------------------------------------------
 
+  /** A refused parameter: 422 on HeroSMS, `ERROR_SQL` ("a parameter has an invalid value") on the original. */
+  const badParameter = (name: string): Reply =>
+    dialect === "hero-sms"
+      ? json({ title: "UNPROCESSABLE_ENTITY", details: `invalid ${name}`, info: { field: name } }, 422)
+      : text("ERROR_SQL");
+
+  /** Validates the optional parameters the protocol defines; the first bad one is refused. */
+  function badOptional(p: Readonly<Record<string, string>>): Reply | null {
+    if (p.maxPrice !== undefined && !/^\d+(\.\d+)?$/.test(p.maxPrice)) return badParameter("maxPrice");
+    if (p.freePrice !== undefined && !/^(true|false|1|0)$/.test(p.freePrice))
+      return badParameter("freePrice");
+    if (p.forward !== undefined && !/^[01]$/.test(p.forward)) return badParameter("forward");
+    if (p.json !== undefined && !/^[01]$/.test(p.json)) return badParameter("json");
+    return null;
+  }
+
+  /** Hours of a rent or an extension: `rent_time`, `time` or `duration`; `null` when missing. */
+  const hoursOf = (p: Readonly<Record<string, string>>): string | undefined =>
+    p.rent_time ?? p.time ?? p.duration;
+
+  function invalidTime(context: "rent"): Reply {
+    return dialect === "hero-sms" ? errorReply("INVALID_TIME", context) : rentState("INVALID_TIME");
+  }
+
   function handle(action: string, p: Readonly<Record<string, string>>): Reply {
+    if (p.api_key === undefined || p.api_key === "") return errorReply("NO_KEY", "activation");
     if (p.api_key !== apiKey) return errorReply("BAD_KEY", "activation");
     const service = p.service ?? "";
     const country = p.country ?? "0";
+    const unknownService = () =>
+      dialect === "hero-sms"
+        ? errorReply("WRONG_SERVICE", "activation")
+        : errorReply("BAD_SERVICE", "activation");
     const badCodes = () =>
       !/^[a-z0-9]{2,8}$/.test(service)
-        ? errorReply("BAD_SERVICE", "activation")
+        ? unknownService()
         : !/^\d{1,4}$/.test(country)
           ? errorReply("BAD_COUNTRY", "activation")
-          : null;
+          : (badOptional(p) ?? null);
+    if (HERO_ONLY.has(action) && dialect !== "hero-sms") return errorReply("BAD_ACTION", "activation");
     switch (action) {
       case "getBalance":
         return text(`ACCESS_BALANCE:${upstream.balance()}`);
       case "getPrices": {
+        if (p.service !== undefined && !/^[a-z0-9]{2,8}$/.test(p.service)) {
+          return json({ status: "false", msg: "service is incorrect" });
+        }
         const out: Record<string, Record<string, unknown>> = {};
         for (const s of upstream.stockEntries()) {
           if ((p.service && p.service !== s.service) || (p.country && p.country !== s.country)) continue;
@@ -379,22 +468,22 @@ export async function startFakeSmsActivateServer(
         const r = upstream.buy({
           service,
           country,
+          // `maxPrice` is a ceiling; `freePrice` (validated above) asks for any price up to it, which is how
+          // this fake always reads a ceiling.
           maxPrice: p.maxPrice,
           orderId: action === "getNumberV2" ? (p.orderId ?? null) : null,
         });
         return reply(r, "activation", (a) => {
           if (action === "getNumber") return text(`ACCESS_NUMBER:${a.id}:${a.phone}`);
+          if (dialect === "hero-sms") return json(numberV2Hero(a));
           const fields = [
             `"activationId":${bigId(a.id)}`,
             `"phoneNumber":"${a.phone}"`,
             `"activationCost":${JSON.stringify(num(a.cost))}`,
-            `"currency":${dialect === "hero-sms" ? 840 : 643}`,
+            `"currency":643`,
             `"countryCode":"${a.country}"`,
-            `"canGetAnotherSms":${dialect === "hero-sms" ? "true" : '"1"'}`,
+            `"canGetAnotherSms":"1"`,
             `"activationTime":"${formatProviderDate(a.issuedAtMs, zone)}"`,
-            ...(dialect === "hero-sms"
-              ? [`"activationEndTime":"${formatProviderDate(a.endsAtMs, zone)}"`]
-              : []),
             `"activationOperator":"any"`,
           ];
           return {
@@ -420,6 +509,8 @@ export async function startFakeSmsActivateServer(
         }
       }
       case "getStatus":
+        if (dialect === "hero-sms" && !upstream.activation(p.id ?? ""))
+          return errorReply("NOT_FOUND", "activation");
         return reply(upstream.status(p.id ?? ""), "activation", (s) => {
           switch (s.state) {
             case "waiting":
@@ -463,7 +554,16 @@ export async function startFakeSmsActivateServer(
       case "getActiveActivations": {
         const list = upstream.listActive();
         if (list.length === 0) {
-          return dialect === "hero-sms" ? errorReply("NO_ACTIVATIONS", "activation") : text("NO_ACTIVATIONS");
+          if (dialect === "hero-sms") {
+            return json({
+              status: "success",
+              data: [],
+              activeActivations: { affected_rows: 0, insert_id: 0, num_rows: 0, rows: [] },
+            });
+          }
+          return dialect === "sms-activate"
+            ? json({ status: "error", error: "NO_ACTIVATIONS" })
+            : text("NO_ACTIVATIONS");
         }
         const rows = list.map((a) => ({
           activationId: a.id,
@@ -482,27 +582,46 @@ export async function startFakeSmsActivateServer(
         return json({ status: "success", [dialect === "hero-sms" ? "data" : "activeActivations"]: rows });
       }
       case "getRentServicesAndCountries": {
-        const hours = Number(p.rent_time ?? p.time ?? "4");
+        const hours = Number(hoursOf(p) ?? "4");
+        if (!Number.isInteger(hours) || hours < RENT_HOURS.min || hours > RENT_HOURS.max)
+          return invalidTime("rent");
         const services: Record<string, unknown> = {};
         for (const s of upstream.rentStockEntries(hours)) {
           if (p.country !== undefined && p.country !== s.country) continue;
-          services[s.service] = {
-            cost: num(s.price),
-            quant: dialect === "clone" ? String(s.count) : { current: s.count, total: s.count },
-          };
+          services[s.service] =
+            dialect === "hero-sms"
+              ? { quantity: s.count, price: Number(s.price), retail_price: Number(s.price) * 2 }
+              : {
+                  cost: num(s.price),
+                  quant: dialect === "clone" ? String(s.count) : { current: s.count, total: s.count },
+                };
         }
         return json({ countries: { [country]: Number(country) }, operators: { any: "any" }, services });
       }
       case "getRentNumber": {
         const bad = badCodes();
         if (bad) return bad;
-        const hours = Number(p.rent_time ?? p.time);
-        if (!Number.isInteger(hours) || hours < 1) return errorReply("BAD_TIME", "rent");
+        const raw = hoursOf(p) ?? "4";
+        const hours = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+        if (!Number.isInteger(hours) || hours < RENT_HOURS.min || hours > RENT_HOURS.max)
+          return invalidTime("rent");
         return reply(upstream.rent({ service, country, hours, webhookUrl: p.url ?? null }), "rent", (r) =>
-          jsonRawIds({
-            status: "success",
-            phone: { id: r.id, endDate: formatProviderDate(r.endsAtMs, zone, "T"), number: r.phone },
-          }),
+          dialect === "hero-sms"
+            ? json({
+                activationId: r.id,
+                phoneNumber: r.phone,
+                activationCost: Number(r.cost),
+                currency: 840,
+                countryCode: Number(r.country),
+                canGetAnotherSms: true,
+                activationTime: isoDate(r.startedAtMs),
+                activationEndTime: isoDate(r.endsAtMs),
+                activationOperator: "any",
+              })
+            : jsonRawIds({
+                status: "success",
+                phone: { id: r.id, endDate: formatProviderDate(r.endsAtMs, zone, "T"), number: r.phone },
+              }),
         );
       }
       case "getRentStatus": {
@@ -532,7 +651,9 @@ export async function startFakeSmsActivateServer(
         return errorReply("INCORECT_STATUS", "rent");
       }
       case "continueRentNumber": {
-        const hours = Number(p.rent_time ?? p.time);
+        const raw = hoursOf(p) ?? "";
+        const hours = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+        if (!Number.isInteger(hours) || hours < EXTEND_HOURS.min) return invalidTime("rent");
         return reply(upstream.extendRental(p.id ?? "", hours), "rent", (r) =>
           jsonRawIds({
             status: "success",
@@ -540,6 +661,54 @@ export async function startFakeSmsActivateServer(
             price: num(r.extensionCost),
           }),
         );
+      }
+      case "getAllSms": {
+        const a = upstream.activation(p.id ?? "");
+        if (!a) return errorReply("NOT_FOUND", "activation");
+        if (a.state !== "waiting" && a.state !== "code")
+          return errorReply("ACTIVATION_NOT_ACTIVE", "activation");
+        return json({
+          data: a.codes.map((c, i) => ({
+            id: `${a.id}${i}`,
+            phoneFrom: "Service",
+            code: c.code,
+            text: c.text,
+            service: a.service,
+            date: isoDate(c.atMs),
+            type: "sms",
+          })),
+          meta: { total: a.codes.length, service: a.service },
+        });
+      }
+      case "finishActivation":
+        return reply(upstream.finish(p.id ?? ""), "activation", () => noContent, p.id);
+      case "cancelActivation":
+        return reply(upstream.cancel(p.id ?? ""), "activation", () => noContent, p.id);
+      case "getHistory":
+        return json(
+          upstream.allActivations().map((a) => ({
+            id: a.id,
+            date: formatProviderDate(a.issuedAtMs, zone),
+            phone: a.phone,
+            sms: a.codes.map((c) => c.code),
+            cost: Number(a.cost),
+            status: a.state === "finished" || a.codes.length > 0 ? "6" : a.state === "waiting" ? "4" : "8",
+            currency: 840,
+          })),
+        );
+      case "serviceCountRent": {
+        const out: Record<string, Record<string, { price: number; count: number }>> = {};
+        for (const hours of [4, 12, 24, 168, 720]) {
+          for (const s of upstream.rentStockEntries(hours)) {
+            if ((p.service && p.service !== s.service) || (p.country && p.country !== s.country)) continue;
+            out[s.country] ??= {};
+            (out[s.country] as Record<string, { price: number; count: number }>)[String(hours)] = {
+              price: Number(s.price),
+              count: s.count,
+            };
+          }
+        }
+        return json(out);
       }
       case "getRentList": {
         const values: Record<string, unknown> = {};
@@ -563,13 +732,17 @@ export async function startFakeSmsActivateServer(
     switch (spec.kind) {
       case "no_numbers":
         return { reply: errorReply("NO_NUMBERS", context) };
-      case "banned":
+      case "banned": {
+        const untilMs = clock.now() + 3_600_000;
         return {
-          reply: errorReply(
-            `BANNED:'${formatProviderDate(clock.now() + 3_600_000, zone).replace(/:/g, "-")}'`,
-            context,
-          ),
+          reply: errorReply(`BANNED:'${formatProviderDate(untilMs, zone).replace(/:/g, "-")}'`, context, {
+            scope: "global",
+            banned_until: Math.floor(untilMs / 1000),
+            retry_after_seconds: 3600,
+            readable_date: formatProviderDate(untilMs, zone),
+          }),
         };
+      }
       case "price_too_low": {
         const q = upstream.quote(p.service ?? "", p.country ?? "");
         const min = q.isOk() ? unitsToPrice(priceToUnits(q.value.price) + 100) : "1";

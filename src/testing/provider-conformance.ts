@@ -259,13 +259,15 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
       it("extends an active rental and declines rent_expired after the end", async () => {
         if (!p.capabilities.supportsRent) return;
         const now = await c.now();
-        const r = okValue(await p.rent({ service: "full", country: "0", hours: 2, orderId: "r-1" }));
-        const e = okValue(await p.extendRental(r.providerRentalId, 3));
-        expect(e.endsAtMs).toBe(now + 5 * HOUR_MS);
+        const hours = p.capabilities.rentHours.min;
+        const more = p.capabilities.extendHours.min;
+        const r = okValue(await p.rent({ service: "full", country: "0", hours, orderId: "r-1" }));
+        const e = okValue(await p.extendRental(r.providerRentalId, more));
+        expect(e.endsAtMs).toBe(now + (hours + more) * HOUR_MS);
         expect(e.providerRentalId).toBe(r.providerRentalId);
-        if (e.cost !== null) expect(Number(e.cost)).toBeCloseTo(0.3, 10);
-        await c.advance(5 * HOUR_MS);
-        expect(errValue(await p.extendRental(r.providerRentalId, 1))).toMatchObject({
+        if (e.cost !== null) expect(Number(e.cost)).toBeCloseTo(0.1 * more, 10);
+        await c.advance((hours + more) * HOUR_MS);
+        expect(errValue(await p.extendRental(r.providerRentalId, more))).toMatchObject({
           class: "declined",
           reason: "rent_expired",
         });
@@ -274,7 +276,14 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
 
       it("reports a revoked rental", async () => {
         if (!p.capabilities.supportsRent) return;
-        const r = okValue(await p.rent({ service: "full", country: "0", hours: 2, orderId: "r-1" }));
+        const r = okValue(
+          await p.rent({
+            service: "full",
+            country: "0",
+            hours: p.capabilities.rentHours.min,
+            orderId: "r-1",
+          }),
+        );
         await c.revokeRental(r.providerRentalId);
         expect(okValue(await p.getRentalStatus(r.providerRentalId)).state).toBe("revoked");
         expect(okValue(await p.listActiveRentals())).toEqual([]);
@@ -373,9 +382,16 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
       it("rent + unknown_after_success → unknown; the rental exists and is listed", async () => {
         if (!p.capabilities.supportsRent) return;
         await c.injectFault({ action: "rent", kind: "unknown_after_success" });
-        expect(errValue(await p.rent({ service: "full", country: "0", hours: 2, orderId: "r" })).class).toBe(
-          "unknown",
-        );
+        expect(
+          errValue(
+            await p.rent({
+              service: "full",
+              country: "0",
+              hours: p.capabilities.rentHours.min,
+              orderId: "r",
+            }),
+          ).class,
+        ).toBe("unknown");
         expect(okValue(await p.listActiveRentals())).toHaveLength(1);
       });
 
@@ -383,15 +399,29 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
         if (!p.capabilities.supportsRent) return;
         await c.injectFault({ action: "rent", kind: "no_numbers" });
         expect(
-          errValue(await p.rent({ service: "full", country: "0", hours: 2, orderId: "r" })),
+          errValue(
+            await p.rent({
+              service: "full",
+              country: "0",
+              hours: p.capabilities.rentHours.min,
+              orderId: "r",
+            }),
+          ),
         ).toMatchObject({
           class: "declined",
           reason: "no_numbers",
         });
         await c.injectFault({ action: "rent", kind: "fatal" });
-        expect(errValue(await p.rent({ service: "full", country: "0", hours: 2, orderId: "r" })).class).toBe(
-          "fatal",
-        );
+        expect(
+          errValue(
+            await p.rent({
+              service: "full",
+              country: "0",
+              hours: p.capabilities.rentHours.min,
+              orderId: "r",
+            }),
+          ).class,
+        ).toBe("fatal");
         expect(okValue(await p.listActiveRentals())).toEqual([]);
       });
 

@@ -119,7 +119,7 @@ describe("sms-activate adapter: purchases are never retried", () => {
     const { server, provider } = await setup();
     server.injectHttpFault({ action: "getRentNumber", mode: "reset", after: true });
     expect(
-      (await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r" }))._unsafeUnwrapErr()
+      (await provider.rent({ service: "full", country: "0", hours: 4, orderId: "r" }))._unsafeUnwrapErr()
         .class,
     ).toBe("unknown");
     expect(server.requests.filter((q) => q.action === "getRentNumber")).toHaveLength(1);
@@ -285,15 +285,21 @@ describe("fake server", () => {
     expect(await run()).toEqual(a);
   });
 
-  it("accepts rent_time and time, answers BAD_KEY to a wrong key, and BAD_SERVICE to a malformed code", async () => {
+  it("accepts rent_time, time or none (4 h), refuses 1–3 h with INVALID_TIME, answers BAD_KEY to a wrong key, and BAD_SERVICE to a malformed code", async () => {
     const { server } = await setup();
     const get = async (q: string) => (await fetch(`${server.url}?${q}`)).text();
-    expect(
-      await get(`action=getRentNumber&service=full&country=0&time=2&api_key=${server.apiKey}`),
-    ).toContain('"status":"success"');
-    expect(
-      await get(`action=getRentNumber&service=full&country=0&rent_time=2&api_key=${server.apiKey}`),
-    ).toContain('"status":"success"');
+    for (const hours of ["time=4&", "rent_time=5&", ""]) {
+      expect(
+        await get(`action=getRentNumber&service=full&country=0&${hours}api_key=${server.apiKey}`),
+      ).toContain('"status":"success"');
+    }
+    for (const hours of ["rent_time=3", "rent_time=1345", "rent_time=x"]) {
+      expect(
+        JSON.parse(
+          await get(`action=getRentNumber&service=full&country=0&${hours}&api_key=${server.apiKey}`),
+        ),
+      ).toEqual({ status: "error", message: "INVALID_TIME" });
+    }
     expect(await get("action=getBalance&api_key=nope")).toBe("BAD_KEY");
     expect(await get(`action=getNumber&service=T%20G&country=6&api_key=${server.apiKey}`)).toBe(
       "BAD_SERVICE",

@@ -55,6 +55,20 @@ afterEach(async () => {
   server = undefined;
 });
 
+async function overServerWithFirstId(firstId: bigint) {
+  const s = await startFakeSmsActivateServer({ firstId });
+  s.setStock("tg", "6", { price: "0.25", count: 10 });
+  const provider = createSmsActivateProvider({
+    preset: "sms-activate",
+    baseUrl: s.url,
+    apiKey: s.apiKey,
+    clock: s.clock,
+  });
+  const id = (await provider.buyActivation({ service: "tg", country: "6", orderId: "o" }))._unsafeUnwrap()
+    .providerActivationId;
+  return { server: s, id };
+}
+
 async function overServer(dialect: FakeServerDialect = "sms-activate") {
   server = await startFakeSmsActivateServer({ dialect });
   server.setStock("tg", "6", { price: "0.25", count: 10 });
@@ -145,13 +159,16 @@ describe("sms-activate pitfalls", () => {
     expect((await adapter(fetch).listActiveActivations())._unsafeUnwrap()[0]?.codes).toEqual(["7", "0042"]);
   });
 
-  it("ids are 16-digit strings, every digit kept even when sent as a bare JSON number", async () => {
+  it("ids of 16 digits keep every digit even when sent as a bare JSON number; the fake server issues 10-digit ids", async () => {
+    const big = await overServerWithFirstId(9_100_000_000_000_001n);
+    expect(big.id).toBe("9100000000000001");
+    expect(big.server.activations()).toMatchObject([{ providerActivationId: big.id }]);
+    await big.server.close();
     const { server, provider, id } = await overServer();
-    expect(id).toMatch(/^\d{16}$/);
-    expect(BigInt(id) > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(id).toMatch(/^\d{10}$/);
     expect(server.activations()).toMatchObject([{ providerActivationId: id }]);
     const r = (
-      await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r" })
+      await provider.rent({ service: "full", country: "0", hours: 4, orderId: "r" })
     )._unsafeUnwrap();
     expect(r.providerRentalId).toBe(server.upstream.allRentals()[0]?.id);
     expect(parseBody('{"t":"id 9100000000000001","f":1.12345678901234567,"n":-9100000000000001}')).toEqual({
@@ -184,7 +201,7 @@ describe("sms-activate pitfalls", () => {
   it('rent values as an object keyed "0","1" are read in order', async () => {
     const { server, provider } = await overServer("clone");
     const r = (
-      await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r" })
+      await provider.rent({ service: "full", country: "0", hours: 4, orderId: "r" })
     )._unsafeUnwrap();
     expect((await provider.getRentalStatus(r.providerRentalId))._unsafeUnwrap()).toMatchObject({
       state: "active",
@@ -229,7 +246,7 @@ describe("sms-activate pitfalls", () => {
       reason: "no_numbers",
     });
     expect(
-      (await p.rent({ service: "full", country: "0", hours: 2, orderId: "o" }))._unsafeUnwrapErr(),
+      (await p.rent({ service: "full", country: "0", hours: 4, orderId: "o" }))._unsafeUnwrapErr(),
     ).toMatchObject({
       class: "declined",
       reason: "no_numbers",
@@ -243,7 +260,7 @@ describe("sms-activate pitfalls", () => {
       clock: server.clock,
     });
     expect(
-      (await hp.rent({ service: "full", country: "0", hours: 2, orderId: "o" }))._unsafeUnwrapErr(),
+      (await hp.rent({ service: "full", country: "0", hours: 4, orderId: "o" }))._unsafeUnwrapErr(),
     ).toMatchObject({
       class: "declined",
       reason: "no_numbers",

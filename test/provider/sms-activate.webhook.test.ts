@@ -140,7 +140,7 @@ describe("sms-activate webhooks", () => {
   it("a rental SMS webhook (per-rental url) is confirmed by getRentStatus and deduplicated", async () => {
     const { upstream, provider, sms, outcomes, url } = await setup();
     const r = (
-      await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r", webhookUrl: url })
+      await provider.rent({ service: "full", country: "0", hours: 4, orderId: "r", webhookUrl: url })
     )._unsafeUnwrap();
     await upstream.deliverRentalSms(r.providerRentalId, { from: "SPORTMASTER", text: "Code: 12:34" });
     expect(sms).toEqual([{ providerRentalId: r.providerRentalId, from: "SPORTMASTER", text: "Code: 12:34" }]);
