@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { err, ok } from "neverthrow";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type ConfirmedCode,
@@ -21,7 +22,12 @@ afterEach(async () => {
   receiver = undefined;
 });
 
-async function setup(secret?: string) {
+/** The outcome's meaning: `detail` for 200 and 503, `result` otherwise. */
+function what(o: WebhookOutcome): string {
+  return o.status === 200 || o.status === 503 ? o.detail : o.result;
+}
+
+async function setup(secret: string | null = null, onCodeResult?: (c: ConfirmedCode) => unknown) {
   upstream = await startFakeSmsActivateServer({ dialect: "hero-sms", webhookDeliveries: 3 });
   upstream.setStock("go", "2", { price: "0.5", count: 5 });
   upstream.setRentStock("full", "0", { pricePerHour: "0.1", count: 2 });
@@ -37,10 +43,10 @@ async function setup(secret?: string) {
   const outcomes: WebhookOutcome[] = [];
   const handler = createWebhookHandler({
     provider,
-    onCode: (c) => codes.push(c),
+    onCode: (c) => (onCodeResult ? onCodeResult(c) : codes.push(c)),
     onRentalSms: (m) => sms.push(m),
     clock: upstream.clock,
-    ...(secret === undefined ? {} : { secret }),
+    secret,
   });
   const srv = createServer((req, res) => {
     let body = "";
@@ -56,12 +62,12 @@ async function setup(secret?: string) {
   });
   receiver = srv;
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`;
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook${secret === null ? "" : `?token=${secret}`}`;
   return { upstream, provider, handler, codes, sms, outcomes, url };
 }
 
 describe("sms-activate webhooks", () => {
-  it("a code delivered three times (with a 16-digit id) reaches onCode once, confirmed by polling", async () => {
+  it("a code delivered three times (the id a bare JSON number) reaches onCode once, confirmed by polling", async () => {
     const { upstream, provider, codes, outcomes, url } = await setup();
     upstream.setWebhookUrl(url);
     const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
@@ -69,24 +75,94 @@ describe("sms-activate webhooks", () => {
     expect(codes).toEqual([
       { providerActivationId: a.providerActivationId, code: "00:42", text: "Your code is 00:42" },
     ]);
-    expect(outcomes.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+    expect(outcomes.map(what).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+    expect(outcomes.every((o) => o.status === 200)).toBe(true);
     expect(upstream.requests.filter((r) => r.action === "getStatus").length).toBeGreaterThanOrEqual(1);
   });
 
-  it("a forged body settles nothing: the provider does not report that code", async () => {
+  it("a forged body settles nothing and is answered like any processed delivery (200, no oracle)", async () => {
     const { upstream, provider, handler, codes } = await setup();
     const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
     const forged = { activationId: a.providerActivationId, code: "999999", service: "go", country: 2 };
-    expect(await handler.handle({ body: forged })).toEqual({ status: 409, result: "not_confirmed" });
-    expect(await handler.handle({ body: { ...forged, activationId: "123" } })).toEqual({
-      status: 409,
-      result: "not_confirmed",
+    expect(await handler.handle({ body: forged })).toEqual({
+      status: 200,
+      result: "processed",
+      detail: "not_confirmed",
     });
+    expect((await handler.handle({ body: { ...forged, activationId: "123" } })).status).toBe(200);
     expect(codes).toEqual([]);
     // The real code still gets through after a forged one with the same id.
     await upstream.deliverCode(a.providerActivationId, "999999");
-    expect((await handler.handle({ body: forged })).result).toBe("confirmed");
+    expect(what(await handler.handle({ body: forged }))).toBe("confirmed");
     expect(codes).toHaveLength(1);
+  });
+
+  it("regression: guessing another customer's code gets the same status for wrong and right guesses, and the guesses are rate limited per activation", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "4832");
+    const statuses = new Set<number>();
+    for (let guess = 0; guess < 50; guess++) {
+      const code = String(guess).padStart(4, "0");
+      statuses.add((await handler.handle({ body: { activationId: a.providerActivationId, code } })).status);
+    }
+    // Eight polls in the window, then 503 without polling: 0000–0049 never reach the real code.
+    expect([...statuses].sort()).toEqual([200, 503]);
+    expect(upstream.requests.filter((r) => r.action === "getStatus")).toHaveLength(8);
+    const right = await handler.handle({ body: { activationId: a.providerActivationId, code: "4832" } });
+    expect(right).toMatchObject({ status: 503, detail: "rate_limited" });
+    await upstream.advance(10 * 60_000);
+    expect(await handler.handle({ body: { activationId: a.providerActivationId, code: "4832" } })).toEqual({
+      status: 200,
+      result: "processed",
+      detail: "confirmed",
+    });
+    expect(codes).toHaveLength(1);
+  });
+
+  it("a secret is required unless the caller opts out with null", async () => {
+    const { provider } = await setup();
+    const base = { provider, onCode: () => undefined };
+    expect(() => createWebhookHandler(base as never)).toThrow(TypeError);
+    expect(() => createWebhookHandler({ ...base, secret: "" })).toThrow(TypeError);
+    expect(() => createWebhookHandler({ ...base, secret: null })).not.toThrow();
+  });
+
+  it("a delivery with code: null is processed (200) without a poll, so HeroSMS stops redelivering", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    const before = upstream.requests.length;
+    expect(
+      await handler.handle({ body: `{"activationId":${a.providerActivationId},"code":null,"text":null}` }),
+    ).toEqual({
+      status: 200,
+      result: "processed",
+      detail: "no_code",
+    });
+    expect(upstream.requests).toHaveLength(before);
+    expect(codes).toEqual([]);
+  });
+
+  it("regression: an Err from onCode answers 503 and is not deduplicated, so the redelivery hands the code over", async () => {
+    let fail = true;
+    const got: ConfirmedCode[] = [];
+    const { upstream, provider, handler } = await setup(null, (c) => {
+      if (fail) return err({ type: "storage_failure" });
+      got.push(c);
+      return ok(undefined);
+    });
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "31");
+    const body = { activationId: a.providerActivationId, code: "31" };
+    expect(await handler.handle({ body })).toEqual({
+      status: 503,
+      result: "unavailable",
+      detail: "callback_failed",
+    });
+    fail = false;
+    expect(what(await handler.handle({ body }))).toBe("confirmed");
+    expect(what(await handler.handle({ body }))).toBe("duplicate");
+    expect(got).toHaveLength(1);
   });
 
   it("a code sent as a bare number is confirmed with the provider's string (leading zeros kept)", async () => {
@@ -94,7 +170,7 @@ describe("sms-activate webhooks", () => {
     const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
     await upstream.deliverCode(a.providerActivationId, "007123");
     const o = await handler.handle({ body: `{"activationId":${a.providerActivationId},"code":7123}` });
-    expect(o.result).toBe("confirmed");
+    expect(what(o)).toBe("confirmed");
     expect(codes[0]?.code).toBe("007123");
   });
 
@@ -123,7 +199,7 @@ describe("sms-activate webhooks", () => {
     upstream.injectHttpFault({ action: "getStatus", mode: "status", status: 502 });
     const body = { activationId: a.providerActivationId, code: "5" };
     expect((await handler.handle({ body })).status).toBe(503);
-    expect((await handler.handle({ body })).result).toBe("confirmed");
+    expect(what(await handler.handle({ body }))).toBe("confirmed");
     expect(codes).toHaveLength(1);
   });
 
@@ -133,7 +209,7 @@ describe("sms-activate webhooks", () => {
     await upstream.deliverCode(a.providerActivationId, "77");
     const body = JSON.stringify({ activationId: a.providerActivationId, code: "77" });
     const all = await Promise.all([1, 2, 3, 4].map(() => handler.handle({ body })));
-    expect(all.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate", "duplicate"]);
+    expect(all.map(what).sort()).toEqual(["confirmed", "duplicate", "duplicate", "duplicate"]);
     expect(codes).toHaveLength(1);
   });
 
@@ -144,6 +220,15 @@ describe("sms-activate webhooks", () => {
     )._unsafeUnwrap();
     await upstream.deliverRentalSms(r.providerRentalId, { from: "SPORTMASTER", text: "Code: 12:34" });
     expect(sms).toEqual([{ providerRentalId: r.providerRentalId, from: "SPORTMASTER", text: "Code: 12:34" }]);
-    expect(outcomes.map((o) => o.result).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+    expect(outcomes.map(what).sort()).toEqual(["confirmed", "duplicate", "duplicate"]);
+  });
+
+  it("with a secret, the provider's deliveries carry the token and are processed", async () => {
+    const { upstream, provider, codes, outcomes, url } = await setup("s3cret");
+    upstream.setWebhookUrl(url);
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "9");
+    expect(codes).toHaveLength(1);
+    expect(outcomes.every((o) => o.status === 200)).toBe(true);
   });
 });
