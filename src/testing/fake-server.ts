@@ -565,20 +565,40 @@ export async function startFakeSmsActivateServer(
             ? json({ status: "error", error: "NO_ACTIVATIONS" })
             : text("NO_ACTIVATIONS");
         }
-        const rows = list.map((a) => ({
-          activationId: a.id,
-          serviceCode: a.service,
-          phoneNumber: a.phone,
-          activationCost: num(a.cost),
-          activationStatus: a.codes.length > 0 ? "2" : "4",
-          smsCode: a.codes.length > 0 ? a.codes.map((c) => c.code) : null,
-          smsText: a.codes.at(-1)?.text ?? null,
-          activationTime: formatProviderDate(a.issuedAtMs, zone),
-          countryCode: a.country,
-          canGetAnotherSms: "1",
-          currency: 840,
-          ...(dialect === "sms-activate" && a.orderId !== null ? { orderId: a.orderId } : {}),
-        }));
+        const rows = list.map((a) =>
+          dialect === "hero-sms"
+            ? {
+                // HeroSMS: one code as a string, the other fields as its client's types spell them.
+                activationId: a.id,
+                serviceCode: a.service,
+                phoneNumber: a.phone,
+                activationCost: Number(a.cost),
+                activationStatus: a.codes.length > 0 ? "2" : "4",
+                smsCode: a.codes.at(-1)?.code ?? null,
+                smsText: a.codes.at(-1)?.text ?? null,
+                activationTime: formatProviderDate(a.issuedAtMs, zone),
+                discount: "0",
+                repeated: "0",
+                countryCode: a.country,
+                countryName: "",
+                canGetAnotherSms: "1",
+                currency: "840",
+              }
+            : {
+                activationId: a.id,
+                serviceCode: a.service,
+                phoneNumber: a.phone,
+                activationCost: num(a.cost),
+                activationStatus: a.codes.length > 0 ? "2" : "4",
+                smsCode: a.codes.length > 0 ? a.codes.map((c) => c.code) : null,
+                smsText: a.codes.at(-1)?.text ?? null,
+                activationTime: formatProviderDate(a.issuedAtMs, zone),
+                countryCode: a.country,
+                canGetAnotherSms: "1",
+                currency: 840,
+                ...(dialect === "sms-activate" && a.orderId !== null ? { orderId: a.orderId } : {}),
+              },
+        );
         return json({ status: "success", [dialect === "hero-sms" ? "data" : "activeActivations"]: rows });
       }
       case "getRentServicesAndCountries": {
