@@ -18,6 +18,7 @@ import type { RefundPolicy } from "../policy/refund.js";
 import type { Provider, ProviderFailure, ProviderResult } from "../provider/port.js";
 import type { Loaded, LoadRequest, Storage } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
+import { safeParseInput } from "./safe-parse.js";
 
 /** Decides whether a service×country may be sold (health policies plug in here). */
 export type ServiceGate = (query: {
@@ -59,7 +60,7 @@ export function parseInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
 ): Result<z.output<S>, InvalidInput> {
-  const parsed = schema.safeParse(input);
+  const parsed = safeParseInput(schema, input);
   return parsed.success ? ok(parsed.data) : err(errors.invalidInput(issuesFromZod(parsed.error.issues)));
 }
 

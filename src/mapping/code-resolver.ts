@@ -37,12 +37,44 @@ export interface CatalogCodeResolverOptions {
    * through canonical ids, aliases, names and, last, any provider's codes.
    */
   readonly fallbackProvider?: string | null;
+  /**
+   * How many resolved codes are remembered per kind (default 10 000; the least recently used is forgotten
+   * first). Codes come from outside, so an unbounded memo would grow with every distinct unknown code.
+   */
+  readonly memoEntries?: number;
+}
+
+/** A memo of at most `limit` entries, forgetting the least recently used first. */
+class BoundedMemo<V> {
+  readonly #map = new Map<string, V>();
+  constructor(readonly limit: number) {}
+  has(key: string): boolean {
+    return this.#map.has(key);
+  }
+  get(key: string): V | undefined {
+    if (!this.#map.has(key)) return undefined;
+    const v = this.#map.get(key) as V;
+    this.#map.delete(key);
+    this.#map.set(key, v);
+    return v;
+  }
+  set(key: string, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.limit) {
+      const oldest = this.#map.keys().next();
+      if (!oldest.done) this.#map.delete(oldest.value);
+    }
+  }
+  get size(): number {
+    return this.#map.size;
+  }
 }
 
 /**
  * Builds a resolver from provider codes to canonical ids over a catalog (the default catalog when omitted). Each
- * distinct (provider, code) is resolved once and remembered. A code that is unknown or ambiguous for the provider
- * resolves to `null`, never to a guess.
+ * distinct (provider, code) is resolved once and remembered, up to `memoEntries` per kind. A code that is unknown
+ * or ambiguous for the provider resolves to `null`, never to a guess.
  *
  * Throws a RangeError when an alias or the fallback names a provider the catalog does not have: that is a wiring
  * mistake to catch at startup, not an expected outcome of a purchase.
@@ -66,7 +98,8 @@ export function createCatalogCodeResolver(
   const fallback = fallbackName === null ? undefined : known(fallbackName, "the fallback provider");
 
   // The catalog provider each provider name stands for (undefined: resolve without a provider).
-  const providers = new Map<string, string | undefined>();
+  const limit = Math.max(1, Math.floor(options.memoEntries ?? 10_000));
+  const providers = new BoundedMemo<string | undefined>(limit);
   const providerFor = (name: string): string | undefined => {
     if (providers.has(name)) return providers.get(name);
     const p =
@@ -79,8 +112,8 @@ export function createCatalogCodeResolver(
     return p;
   };
 
-  const services = new Map<string, string | null>();
-  const countries = new Map<string, string | null>();
+  const services = new BoundedMemo<string | null>(limit);
+  const countries = new BoundedMemo<string | null>(limit);
   return ({ provider, service, country }) => {
     const p = providerFor(provider);
     const options = p === undefined ? undefined : { provider: p };

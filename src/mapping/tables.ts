@@ -123,19 +123,20 @@ function mergeRows<R extends { readonly id: string }>(
 
 /** Extends tables without forking them: rows are replaced by id, provider codes by canonical id. */
 export function mergeCatalogTables(base: CatalogTables, patch: CatalogTablesPatch): CatalogTables {
-  const providers: Record<string, ProviderCodeTable> = { ...base.providers };
+  // A Map, not a plain object: a provider named `__proto__` or `constructor` is a name like any other.
+  const providers = new Map<string, ProviderCodeTable>(Object.entries(base.providers));
   for (const [name, table] of Object.entries(patch.providers ?? {})) {
-    const before = providers[name];
+    const before = providers.get(name);
     const providerAliases = [...(before?.aliases ?? []), ...(table.aliases ?? [])];
-    providers[name] = {
+    providers.set(name, {
       ...(providerAliases.length === 0 ? {} : { aliases: [...new Set(providerAliases)] }),
       services: { ...before?.services, ...table.services },
       countries: { ...before?.countries, ...table.countries },
-    };
+    });
   }
   return {
     services: mergeRows(base.services, patch.services),
     countries: mergeRows(base.countries, patch.countries),
-    providers,
+    providers: Object.fromEntries(providers),
   };
 }

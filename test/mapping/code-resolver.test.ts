@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  type Catalog,
   createCatalog,
   createCatalogCodeResolver,
+  defaultCatalog,
   defaultCatalogTables,
   mergeCatalogTables,
 } from "../../src/mapping/index.js";
@@ -80,5 +82,26 @@ describe("createCatalogCodeResolver", () => {
   it("throws at build time when an alias or the fallback names a provider the catalog lacks", () => {
     expect(() => createCatalogCodeResolver(undefined, { aliases: { fake: "nope" } })).toThrow(RangeError);
     expect(() => createCatalogCodeResolver(undefined, { fallbackProvider: "nope" })).toThrow(RangeError);
+  });
+
+  it("regression: the memo is bounded, so unknown codes from outside cannot grow it without limit", () => {
+    const base = defaultCatalog();
+    let lookups = 0;
+    const counting: Catalog = {
+      ...base,
+      resolveService: (input, options) => {
+        lookups += 1;
+        return base.resolveService(input, options);
+      },
+    };
+    const resolve = createCatalogCodeResolver(counting, { memoEntries: 100 });
+    for (let i = 0; i < 5_000; i++) resolve({ provider: "sms-activate", service: `zz${i}`, country: "6" });
+    expect(lookups).toBe(5_000);
+    // The most recent codes are still remembered; the first ones were forgotten and are resolved again.
+    resolve({ provider: "sms-activate", service: "zz4999", country: "6" });
+    expect(lookups).toBe(5_000);
+    resolve({ provider: "sms-activate", service: "zz0", country: "6" });
+    expect(lookups).toBe(5_001);
+    expect(resolve({ provider: "sms-activate", service: "tg", country: "6" }).service).toBe("telegram");
   });
 });
