@@ -49,15 +49,23 @@ export interface Provider {
   }): PromiseLike<ProviderResult<IssuedRental>>;
   /** The rental's status and the messages received so far. */
   getRentalStatus(providerRentalId: string): PromiseLike<ProviderResult<RentalStatus>>;
-  /** Extends an active rental by `hours`. */
+  /**
+   * Extends an active rental by `hours`. It spends money, so the adapter sends it exactly once: a lost answer is
+   * an `unknown` failure (the extension may have been charged); `getRentalStatus` / `listActiveRentals` show the
+   * provider's end afterwards.
+   */
   extendRental(providerRentalId: string, hours: number): PromiseLike<ProviderResult<ExtendedRental>>;
   /** Cancels a rental with a refund upstream; declines with `refund_window_passed` after the window. */
   cancelRental(providerRentalId: string): PromiseLike<ProviderResult<void>>;
   /** Finishes a rental early (no refund). */
   finishRental(providerRentalId: string): PromiseLike<ProviderResult<void>>;
   /**
-   * Open rentals upstream, for reconciliation. `service` and `country` are `null` where the provider does not
-   * list them (SMS-Activate's `getRentList`): a reconciliation then matches on what is listed (phone, end time).
+   * Open rentals upstream, for reconciliation. `endsAtMs` is the provider's own end (an extension made upstream
+   * shows here), never a value an adapter remembered. `service` and `country` are `null` where the provider does
+   * not list them (SMS-Activate's `getRentList` lists only id, phone and end): a reconciliation then matches on
+   * the provider rental id when it knows it, else on the phone number together with an end no earlier than the
+   * one it bought; it must not match on service or country, nor treat a rental missing from the list as ended
+   * without asking `getRentalStatus`.
    */
   listActiveRentals(): PromiseLike<ProviderResult<readonly ActiveRental[]>>;
 }
