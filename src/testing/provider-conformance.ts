@@ -59,6 +59,13 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
     const buy = async (orderId = "order-1", service = "tg", country = "6") =>
       okValue(await p.buyActivation({ service, country, orderId }));
 
+    it("states rental and extension durations as ranges of whole hours", () => {
+      for (const range of [p.capabilities.rentHours, p.capabilities.extendHours]) {
+        expect(Number.isInteger(range.min) && Number.isInteger(range.max)).toBe(true);
+        expect(range.min >= 1 && range.min <= range.max).toBe(true);
+      }
+    });
+
     describe("activations", () => {
       it("quotes price and stock, and declines an unknown pair with service_unavailable", async () => {
         const q = okValue(await p.quote({ service: "tg", country: "6" }));

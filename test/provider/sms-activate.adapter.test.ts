@@ -262,6 +262,33 @@ describe("sms-activate adapter: the API key never leaks", () => {
 });
 
 describe("fake server", () => {
+  it("validates maxPrice, freePrice, forward and json per dialect, and answers NO_KEY without a key", async () => {
+    for (const dialect of ["sms-activate", "hero-sms"] as const) {
+      const s = await startFakeSmsActivateServer({ dialect });
+      try {
+        s.setStock("tg", "6", { price: "0.25", count: 5 });
+        const get = async (q: string) => {
+          const res = await fetch(`${s.url}?action=getNumber&service=tg&country=6&${q}&api_key=${s.apiKey}`);
+          return { status: res.status, body: await res.text() };
+        };
+        for (const bad of ["maxPrice=abc", "freePrice=yes", "forward=2", "json=true"]) {
+          const r = await get(bad);
+          if (dialect === "hero-sms") expect(r.status, bad).toBe(422);
+          else expect(r.body, bad).toBe("ERROR_SQL");
+        }
+        expect((await get("maxPrice=0.5&freePrice=true&forward=0&json=1")).body).toMatch(
+          /^ACCESS_NUMBER:\d{10}:/,
+        );
+        expect((await get("maxPrice=0.1")).body).toContain("WRONG_MAX_PRICE");
+        expect(s.activations()).toHaveLength(1);
+        const noKey = await (await fetch(`${s.url}?action=getBalance`)).text();
+        expect(noKey).toContain("NO_KEY");
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
   it("random faults from a seed are reproducible, and the adapter's retries ride them out on reads", async () => {
     const run = async () => {
       const s = await startFakeSmsActivateServer({ randomFaults: { rate: 0.3, seed: 42 } });
