@@ -157,6 +157,21 @@ const RENT_HOURS = { min: 4, max: 1344 } as const;
 /** Extension durations, hours. */
 const EXTEND_HOURS = { min: 2, max: 1344 } as const;
 
+/** The inner map of `outer` at `key`, created when missing (Maps: stocked codes may be any string). */
+function nested(outer: Map<string, Map<string, unknown>>, key: string): Map<string, unknown> {
+  let inner = outer.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    outer.set(key, inner);
+  }
+  return inner;
+}
+
+/** A two-level Map as a JSON object (`Object.fromEntries` defines own keys, `__proto__` included). */
+function toObject(outer: Map<string, Map<string, unknown>>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries([...outer].map(([k, inner]) => [k, Object.fromEntries(inner)]));
+}
+
 /** Actions only HeroSMS has; other dialects answer `BAD_ACTION`. */
 const HERO_ONLY: ReadonlySet<string> = new Set([
   "getAllSms",
@@ -448,17 +463,16 @@ export async function startFakeSmsActivateServer(
         if (p.service !== undefined && !/^[a-z0-9]{2,8}$/.test(p.service)) {
           return json({ status: "false", msg: "service is incorrect" });
         }
-        const out: Record<string, Record<string, unknown>> = {};
+        const out = new Map<string, Map<string, unknown>>();
         for (const s of upstream.stockEntries()) {
           if ((p.service && p.service !== s.service) || (p.country && p.country !== s.country)) continue;
-          out[s.country] ??= {};
-          (out[s.country] as Record<string, unknown>)[s.service] = {
+          nested(out, s.country).set(s.service, {
             cost: num(s.price),
             count: s.count,
             ...(dialect === "hero-sms" ? { physicalCount: s.count } : {}),
-          };
+          });
         }
-        return json(out);
+        return json(toObject(out));
       }
       case "getNumber":
       case "getNumberV2": {
@@ -605,18 +619,24 @@ export async function startFakeSmsActivateServer(
         const hours = Number(hoursOf(p) ?? "4");
         if (!Number.isInteger(hours) || hours < RENT_HOURS.min || hours > RENT_HOURS.max)
           return invalidTime("rent");
-        const services: Record<string, unknown> = {};
+        const services = new Map<string, unknown>();
         for (const s of upstream.rentStockEntries(hours)) {
           if (p.country !== undefined && p.country !== s.country) continue;
-          services[s.service] =
+          services.set(
+            s.service,
             dialect === "hero-sms"
               ? { quantity: s.count, price: Number(s.price), retail_price: Number(s.price) * 2 }
               : {
                   cost: num(s.price),
                   quant: dialect === "clone" ? String(s.count) : { current: s.count, total: s.count },
-                };
+                },
+          );
         }
-        return json({ countries: { [country]: Number(country) }, operators: { any: "any" }, services });
+        return json({
+          countries: { [country]: Number(country) },
+          operators: { any: "any" },
+          services: Object.fromEntries(services),
+        });
       }
       case "getRentNumber": {
         const bad = badCodes();
@@ -717,18 +737,14 @@ export async function startFakeSmsActivateServer(
           })),
         );
       case "serviceCountRent": {
-        const out: Record<string, Record<string, { price: number; count: number }>> = {};
+        const out = new Map<string, Map<string, unknown>>();
         for (const hours of [4, 12, 24, 168, 720]) {
           for (const s of upstream.rentStockEntries(hours)) {
             if ((p.service && p.service !== s.service) || (p.country && p.country !== s.country)) continue;
-            out[s.country] ??= {};
-            (out[s.country] as Record<string, { price: number; count: number }>)[String(hours)] = {
-              price: Number(s.price),
-              count: s.count,
-            };
+            nested(out, s.country).set(String(hours), { price: Number(s.price), count: s.count });
           }
         }
-        return json(out);
+        return json(toObject(out));
       }
       case "getRentList": {
         const values: Record<string, unknown> = {};

@@ -21,7 +21,9 @@ import {
   type FetchLike,
   matchErrorToken,
   parseBody,
+  quoteLongIntegers,
 } from "../../src/provider/sms-activate/index.js";
+import { startFakeSmsActivateServer } from "../../src/testing/fake-server.js";
 import { createFakeProvider, ManualClock } from "../../src/testing/index.js";
 
 /*
@@ -169,6 +171,23 @@ describe("prototype-named input", () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it("regression: the fake server lists a stock named __proto__ as an own key and pollutes nothing", async () => {
+    const server = await startFakeSmsActivateServer({ dialect: "hero-sms" });
+    try {
+      server.setStock("__proto__", "constructor", { price: "0.5", count: 1 });
+      server.setRentStock("__proto__", "0", { pricePerHour: "0.1", count: 1 });
+      const get = async (q: string) =>
+        quoteLongIntegers(await (await fetch(`${server.url}?${q}&api_key=${server.apiKey}`)).text());
+      const prices = JSON.parse(await get("action=getPrices"));
+      expect(Object.hasOwn(prices.constructor, "__proto__")).toBe(true);
+      const rent = JSON.parse(await get("action=getRentServicesAndCountries&country=0"));
+      expect(Object.hasOwn(rent.services, "__proto__")).toBe(true);
+      expect(({} as Record<string, unknown>).cost).toBeUndefined();
+    } finally {
+      await server.close();
+    }
   });
 
   it("the in-process fake provider and the webhook helper", async () => {
