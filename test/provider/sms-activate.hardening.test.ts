@@ -318,3 +318,12 @@ describe("prototype keys", () => {
     }
   });
 });
+
+describe("excerpt", () => {
+  it("cuts long details to whole characters and says how long the text was", async () => {
+    const { excerpt } = await import("../../src/provider/sms-activate/transport.js");
+    expect(excerpt("short")).toBe("short");
+    const cut = excerpt(`${"a".repeat(159)}😀${"b".repeat(50)}`);
+    expect(cut).toBe(`${"a".repeat(159)}… (211 chars)`);
+  });
+});
