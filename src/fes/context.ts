@@ -10,7 +10,7 @@ import {
   type StorageFailure,
   type WalletNotFound,
 } from "../core/errors.js";
-import { InvariantViolation } from "../core/invariant.js";
+import { InvariantViolation, isInvariantViolation } from "../core/invariant.js";
 import type { WalletRecord } from "../core/records.js";
 import { fingerprint, runUnit } from "../core/unit-of-work.js";
 import type { PricingFunction } from "../policy/pricing.js";
@@ -144,7 +144,7 @@ export function runMoneyUnit<T, E>(
     } catch (e) {
       // The decision is pure: an exception there is a bug (a broken invariant, a policy that is not a function…),
       // never a storage failure to retry or report as such.
-      if (e instanceof InvariantViolation) throw e;
+      if (isInvariantViolation(e)) throw e;
       throw new InvariantViolation(
         `${unit.operation}: the decision threw: ${e instanceof Error ? e.message : String(e)}`,
         {
