@@ -6,6 +6,7 @@ const libraryEntries = {
   memory: "src/memory/index.ts",
   postgres: "src/postgres/index.ts",
   "sms-activate": "src/provider/sms-activate/index.ts",
+  fakes: "src/fakes/index.ts",
 };
 
 const shared = {

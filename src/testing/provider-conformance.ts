@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FaultSpec, ProviderControl } from "../provider/control.js";
 import type { Provider, ProviderFailure, ProviderResult } from "../provider/port.js";
+import { assertInsideVitest } from "./vitest-runner.js";
 
 /** What a conformance run needs: a fresh provider wired to a controllable fake upstream. */
 export interface ProviderConformanceSubject {
@@ -38,6 +39,7 @@ function errValue<T>(r: ProviderResult<T>): ProviderFailure {
  * (`supportsRent`, `supportsAnotherCode`, `supportsOrderId`) select what is checked.
  */
 export function describeProviderConformance(options: ProviderConformanceOptions): void {
+  assertInsideVitest("describeProviderConformance");
   describe(`provider conformance: ${options.name}`, () => {
     let subject: ProviderConformanceSubject;
     let p: Provider;
@@ -222,7 +224,7 @@ export function describeProviderConformance(options: ProviderConformanceOptions)
         const r = okValue(await p.rent({ service: "full", country: "0", hours: 4, orderId: "r-1" }));
         expect(typeof r.providerRentalId).toBe("string");
         expect(r.endsAtMs).toBe(now + 4 * HOUR_MS);
-        expect(okValue(await p.getRentalStatus(r.providerRentalId))).toEqual({
+        expect(okValue(await p.getRentalStatus(r.providerRentalId))).toMatchObject({
           state: "active",
           messages: [],
         });

@@ -11,6 +11,7 @@ import { checkLedgerInvariants } from "../wallet/invariants.js";
 import { createFakeProvider } from "./fake-provider.js";
 import { recordFixtures } from "./fixtures.js";
 import { ManualClock } from "./manual-clock.js";
+import { assertInsideVitest } from "./vitest-runner.js";
 
 /** Options of the storage conformance suite. */
 export interface StorageConformanceOptions {
@@ -863,6 +864,7 @@ async function modelRun(options: StorageConformanceOptions): Promise<void> {
  * every command. Adapter authors call it from a test file with a factory that makes a fresh storage.
  */
 export function describeStorageConformance(options: StorageConformanceOptions): void {
+  assertInsideVitest("describeStorageConformance");
   describe(`storage conformance: ${options.name}`, () => {
     for (const c of storageConformanceChecks(options)) it(c.name, c.run);
   });

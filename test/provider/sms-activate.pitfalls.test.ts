@@ -186,7 +186,7 @@ describe("sms-activate pitfalls", () => {
     const r = (
       await provider.rent({ service: "full", country: "0", hours: 2, orderId: "r" })
     )._unsafeUnwrap();
-    expect((await provider.getRentalStatus(r.providerRentalId))._unsafeUnwrap()).toEqual({
+    expect((await provider.getRentalStatus(r.providerRentalId))._unsafeUnwrap()).toMatchObject({
       state: "active",
       messages: [],
     });
