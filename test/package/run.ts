@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startThrowawayServer, type ThrowawayServer } from "../postgres/throwaway-server.js";
+import { checkDocumentationSnippets } from "./docs-snippets.js";
 
 /**
  * The package test: what users install is what is tested. Builds, packs, installs the tarball into a fresh
@@ -83,7 +84,7 @@ try {
   show("node", ["smoke.cjs"], consumer);
   show("node", ["fakes-plain.mjs"], consumer);
   step("install the test tools beside it (vitest, fast-check, pg, typescript)");
-  const tools = ["vitest", "fast-check", "pg", "typescript", "@types/node"].map(
+  const tools = ["vitest", "fast-check", "pg", "typescript", "@types/node", "@types/pg"].map(
     (name) => `${name}@${installedVersion(name)}`,
   );
   run("npm", [...npmInstall, ...tools], consumer);
@@ -96,6 +97,10 @@ try {
   for (const [entry, { esm, cjs }] of Object.entries(counts)) {
     console.log(`  ${entry.padEnd(20)} ${String(esm).padStart(4)} / ${cjs === null ? "ESM only" : cjs}`);
   }
+
+  step("documentation snippets against the installed package");
+  const docs = checkDocumentationSnippets(root, consumer);
+  console.log(`${docs.checked} snippets compile under node16 and bundler resolution; ${docs.ran} ran`);
 
   step("conformance suites and races from the installed package");
   server = await startThrowawayServer();
