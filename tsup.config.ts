@@ -7,6 +7,8 @@ const libraryEntries = {
   postgres: "src/postgres/index.ts",
   "sms-activate": "src/provider/sms-activate/index.ts",
   fakes: "src/fakes/index.ts",
+  health: "src/health/index.ts",
+  mapping: "src/mapping/index.ts",
 };
 
 const shared = {

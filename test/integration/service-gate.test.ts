@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createCatalogCodeResolver, createServiceGate, evaluateHealthPolicies } from "../../src/index.js";
+import { createServiceGate, evaluateHealthPolicies } from "../../src/health/index.js";
+import { createCatalogCodeResolver } from "../../src/mapping/index.js";
 import { createMarket, expectCoherentLedger, openWallet, runUntilSettled, snapshot } from "./market.js";
 
 // WhatsApp never works in Russia (`0`) and mostly works in Indonesia (`6`); Telegram mostly works in Indonesia.

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import pg from "pg";
@@ -24,8 +24,11 @@ afterAll(() => pool.end());
 
 /** The scope of an idempotency key as the installed package documents it on its key schema. */
 function documentedKeyScope(): "platform" | "wallet" {
-  const entry = createRequire(import.meta.url).resolve("sms-fes");
-  const types = readFileSync(join(dirname(entry), "index.d.ts"), "utf8");
+  const dist = dirname(createRequire(import.meta.url).resolve("sms-fes"));
+  const types = readdirSync(dist)
+    .filter((f) => f.endsWith(".d.ts"))
+    .map((f) => readFileSync(join(dist, f), "utf8"))
+    .join("\n");
   const doc = /\/\*\*([^*]|\*(?!\/))*\*\/\s*declare const idempotencyKeySchema/.exec(types)?.[0] ?? "";
   if (/per wallet|to the wallet/i.test(doc)) return "wallet";
   if (/to the platform/i.test(doc)) return "platform";
