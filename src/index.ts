@@ -45,7 +45,7 @@ export type {
   WalletExists,
   WalletNotFound,
 } from "./core/errors.js";
-export { errors } from "./core/errors.js";
+export { errors, formatFesError } from "./core/errors.js";
 export { activationHoldId, compareBytes, manualHoldId, rentalHoldId } from "./core/ids.js";
 export { InvariantViolation, isInvariantViolation } from "./core/invariant.js";
 export {

@@ -176,9 +176,14 @@ export function lockedWallet(loaded: Loaded, walletId: string): Result<WalletRec
 
 /** Maps a provider failure to the error returned to the caller when nothing changed. */
 export function providerError(failure: ProviderFailure): ProviderUnavailable {
-  if (failure.class === "retryable") return errors.providerUnavailable(failure.reason, failure.retryAfterMs);
+  const cause =
+    failure.detail === undefined ? undefined : `${failure.reason}: ${failure.detail.slice(0, 200)}`;
+  if (failure.class === "retryable")
+    return errors.providerUnavailable(failure.reason, failure.retryAfterMs, cause);
   return errors.providerUnavailable(
     failure.class === "declined" ? failure.reason : `${failure.class}:${failure.reason}`,
+    undefined,
+    cause,
   );
 }
 

@@ -1,6 +1,7 @@
 import * as fc from "fast-check";
 import { err, ok, type Result } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import { errors } from "../core/errors.js";
 import type { ActivationRecord, HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
 import { runUnit } from "../core/unit-of-work.js";
 import { createFes, type Fes } from "../fes/service.js";
@@ -397,12 +398,9 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
         ),
       );
       expect(results.filter((r) => r.isOk()).length).toBe(1);
-      expect(results.find((r) => r.isErr())?._unsafeUnwrapErr()).toEqual({
-        type: "insufficient_funds",
-        walletId: "w1",
-        availableMinor: 40,
-        requestedMinor: 60,
-      });
+      expect(results.find((r) => r.isErr())?._unsafeUnwrapErr()).toEqual(
+        errors.insufficientFunds("w1", 40, 60),
+      );
       expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 100, frozenMinor: 60 });
       expect(await checkLedgerInvariants(s.read)).toEqual([]);
     }),
@@ -763,7 +761,7 @@ class ConflictCommand implements fc.AsyncCommand<Model, Real> {
         ? { op: "deposit", walletId: call.walletId, amountMinor: call.amountMinor + 1, key }
         : { op: "deposit", walletId: "w1", amountMinor: 7, key };
     const outcome = await perform(real, model, other);
-    expect(outcome).toEqual({ ok: false, value: { type: "idempotency_conflict", idempotencyKey: key } });
+    expect(outcome).toEqual({ ok: false, value: errors.idempotencyConflict(key) });
     expect(await moneySnapshot(real.storage)).toEqual(before);
   }
   toString = () => `conflict(${this.index})`;

@@ -45,7 +45,7 @@ describe("health policies gate the orchestration", () => {
       country: "0",
       idempotencyKey: "alice-1",
     });
-    expect(refused._unsafeUnwrapErr()).toEqual({
+    expect(refused._unsafeUnwrapErr()).toMatchObject({
       type: "service_disabled",
       service: "wa",
       country: "0",

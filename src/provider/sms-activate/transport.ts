@@ -115,7 +115,10 @@ export async function attempt(
     return report({ type: "answer", httpStatus: res.status, body, retryAfterMs });
   } catch (e) {
     const reason = timedOut ? "timeout" : "network";
-    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // fetch reports a refused or reset connection as "fetch failed" with the reason in `cause`.
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause : undefined;
+    const message =
+      cause !== undefined ? cause.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return report({
       type: "lost",
       reason,
