@@ -161,6 +161,7 @@ export type FesError =
 
 /** Constructors, one per error type. Each sets a one-line `message`: what happened and what to do. */
 export const errors = {
+  /** Builds `InvalidInput`: the input failed validation; nothing was written. */
   invalidInput: (issues: readonly InputIssue[]): InvalidInput => ({
     type: "invalid_input",
     message: `invalid input: ${issues
@@ -169,23 +170,27 @@ export const errors = {
       .join("; ")}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ""}; nothing was written`,
     issues,
   }),
+  /** Builds `WalletNotFound`: no wallet has this id. */
   walletNotFound: (walletId: string): WalletNotFound => ({
     type: "wallet_not_found",
     message: `no wallet ${JSON.stringify(walletId)}: create it with createWallet first`,
     walletId,
   }),
+  /** Builds `WalletExists`: `createWallet` for an id that exists with another currency. */
   walletExists: (walletId: string, currency: string): WalletExists => ({
     type: "wallet_exists",
     message: `wallet ${JSON.stringify(walletId)} already exists in ${currency}`,
     walletId,
     currency,
   }),
+  /** Builds `CurrencyMismatch`: the call's currency is not the wallet's. */
   currencyMismatch: (expected: string, actual: string): CurrencyMismatch => ({
     type: "currency_mismatch",
     message: `the call is in ${actual} but the wallet is in ${expected}`,
     expected,
     actual,
   }),
+  /** Builds `InsufficientFunds`: a freeze or debit beyond `available` (existing holds counted). */
   insufficientFunds: (
     walletId: string,
     availableMinor: number,
@@ -197,27 +202,32 @@ export const errors = {
     availableMinor,
     requestedMinor,
   }),
+  /** Builds `IdempotencyConflict`: the key was already used for another request. */
   idempotencyConflict: (idempotencyKey: string): IdempotencyConflict => ({
     type: "idempotency_conflict",
     message: `idempotency key ${JSON.stringify(idempotencyKey)} was already used for another request; use a new key`,
     idempotencyKey,
   }),
+  /** Builds `HoldNotFound`: no hold has this id. */
   holdNotFound: (holdId: string): HoldNotFound => ({
     type: "hold_not_found",
     message: `no hold ${JSON.stringify(holdId)}`,
     holdId,
   }),
+  /** Builds `HoldExists`: a manual freeze for an operation that already has a hold. */
   holdExists: (holdId: string): HoldExists => ({
     type: "hold_exists",
     message: `the operation already has hold ${JSON.stringify(holdId)}`,
     holdId,
   }),
+  /** Builds `HoldNotOpen`: the hold was already settled or released. */
   holdNotOpen: (holdId: string, state: string): HoldNotOpen => ({
     type: "hold_not_open",
     message: `hold ${JSON.stringify(holdId)} is already ${state}`,
     holdId,
     state,
   }),
+  /** Builds `SettleExceedsHold`: settling more than the hold holds. */
   settleExceedsHold: (holdId: string, heldMinor: number, requestedMinor: number): SettleExceedsHold => ({
     type: "settle_exceeds_hold",
     message: `cannot settle ${requestedMinor} of hold ${JSON.stringify(holdId)}, which holds ${heldMinor}`,
@@ -225,6 +235,7 @@ export const errors = {
     heldMinor,
     requestedMinor,
   }),
+  /** Builds `ReversalExceedsSettled`: giving back more than was settled for the operation (earlier reversals counted). */
   reversalExceedsSettled: (
     operationId: string,
     settledMinor: number,
@@ -238,27 +249,32 @@ export const errors = {
     reversedMinor,
     requestedMinor,
   }),
+  /** Builds `ActivationNotFound`: no activation has this id. */
   activationNotFound: (activationId: string): ActivationNotFound => ({
     type: "activation_not_found",
     message: `no activation ${JSON.stringify(activationId)}`,
     activationId,
   }),
+  /** Builds `RentalNotFound`: no rental has this id. */
   rentalNotFound: (rentalId: string): RentalNotFound => ({
     type: "rental_not_found",
     message: `no rental ${JSON.stringify(rentalId)}`,
     rentalId,
   }),
+  /** Builds `TransitionNotAllowed`: the event is not allowed in the current state. */
   transitionNotAllowed: (from: string, event: string): TransitionNotAllowed => ({
     type: "transition_not_allowed",
     message: `${event} is not allowed in state ${from}`,
     from,
     event,
   }),
+  /** Builds `TooEarlyToCancel`: inside the provider's early-cancel window; retry after `retryAfterMs`. */
   tooEarlyToCancel: (retryAfterMs: number): TooEarlyToCancel => ({
     type: "too_early_to_cancel",
     message: `too early to cancel (the provider's early-cancel window): retry in ${Math.ceil(retryAfterMs / 1000)} s`,
     retryAfterMs,
   }),
+  /** Builds `ServiceDisabled`: the health gate blocks this service × country. */
   serviceDisabled: (service: string, country: string, reason: string): ServiceDisabled => ({
     type: "service_disabled",
     message: `${service} in ${country} is disabled by the health gate: ${reason}`,
@@ -266,12 +282,14 @@ export const errors = {
     country,
     reason,
   }),
+  /** Builds `PurchaseFailed`: the provider sold no number; the failed purchase is recorded for the statistics. */
   purchaseFailed: (id: string, reason: string): PurchaseFailed => ({
     type: "purchase_failed",
     message: `purchase ${JSON.stringify(id)} got no number from the provider (${reason}); the hold was released`,
     id,
     reason,
   }),
+  /** Builds `ProviderUnavailable`: the provider failed and nothing changed; retry later. */
   providerUnavailable: (reason: string, retryAfterMs?: number, cause?: string): ProviderUnavailable => ({
     type: "provider_unavailable",
     message: `the provider failed (${cause ?? reason}); nothing changed, retry ${
@@ -281,6 +299,7 @@ export const errors = {
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(cause === undefined ? {} : { cause }),
   }),
+  /** Builds `StorageFailure`: the storage failed (a persistent conflict or a database error; `code` is the SQLSTATE). */
   storageFailure: (message: string, code?: string): StorageFailure =>
     code === undefined ? { type: "storage_failure", message } : { type: "storage_failure", message, code },
 } as const;

@@ -18,6 +18,7 @@ export interface MoneyDecision {
 
 /** The refund policy: pure functions from an entity, its outcome and the time to a money decision. */
 export interface RefundPolicy {
+  /** What an ended activation settles, releases and pays back. */
   activation(activation: ActivationRecord, outcome: ActivationOutcome, nowMs: number): MoneyDecision;
   /** `heldMinor` is the sum of the rental's paid periods that are still held. */
   rental(rental: RentalRecord, outcome: RentalOutcome, nowMs: number, heldMinor: number): MoneyDecision;

@@ -7,6 +7,7 @@ import { assertInsideVitest } from "./vitest-runner.js";
 export interface ProviderConformanceSubject {
   readonly provider: Provider;
   readonly control: ProviderControl;
+  /** Stops what `setup` started (a fake server), after each test. */
   readonly teardown?: () => void | Promise<void>;
 }
 

@@ -33,6 +33,7 @@ export interface StorageConformanceOptions {
 /** One named check of the suite; {@link describeStorageConformance} registers each as a test. */
 export interface ConformanceCheck {
   readonly name: string;
+  /** Runs the check; rejects when the adapter fails it. */
   readonly run: () => Promise<void>;
 }
 

@@ -6,7 +6,17 @@ import type { Timer } from "./timer.js";
 export type FetchLike = (
   url: string,
   init: { method: string; signal: AbortSignal; headers?: Record<string, string> },
-) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
+) => Promise<{
+  /** The HTTP status. */
+  status: number;
+  /** The response headers (only `retry-after` is read). */
+  headers: {
+    /** A header's value, or `null`. */
+    get(name: string): string | null;
+  };
+  /** The body as text. */
+  text(): Promise<string>;
+}>;
 
 /** One HTTP exchange, as reported to `onEvent`: never the URL, the key or the body. */
 export interface SmsActivateEvent {
@@ -39,6 +49,7 @@ export interface TransportConfig {
   readonly timeoutMs: number;
   readonly timer: Timer;
   readonly clock: Clock;
+  /** Called once per HTTP exchange, for metrics and logs. */
   readonly onEvent?: ((event: SmsActivateEvent) => void) | undefined;
 }
 
