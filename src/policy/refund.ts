@@ -38,7 +38,7 @@ export const refundPolicyOptionsSchema = z.object({
 export type RefundPolicyOptions = z.input<typeof refundPolicyOptionsSchema>;
 
 /**
- * The default policy of DESIGN §3: success settles the price; cancel, timeout, expiry and failure release
+ * The default policy of docs/design.md §3: success settles the price; cancel, timeout, expiry and failure release
  * everything; an optional cashback on timeout. Rentals settle in full when they expire, are released when cancelled
  * within the window, and are settled in full or pro rata when ended early or revoked. Amounts paid out round down.
  */

@@ -859,7 +859,7 @@ async function modelRun(options: StorageConformanceOptions): Promise<void> {
 
 /**
  * Registers the storage conformance suite with vitest: every port method's contract, rollback on `Err` and on
- * throw, exactly-one-winner races, and a model-based property run checking the invariants of DESIGN §2 after
+ * throw, exactly-one-winner races, and a model-based property run checking the invariants of docs/design.md §2 after
  * every command. Adapter authors call it from a test file with a factory that makes a fresh storage.
  */
 export function describeStorageConformance(options: StorageConformanceOptions): void {
