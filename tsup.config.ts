@@ -1,27 +1,37 @@
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
 
-// The library entries ship as ESM + CJS; `./testing` is ESM-only because vitest is.
+/** The entries shipped in both formats. */
+const libraryEntries = {
+  index: "src/index.ts",
+  memory: "src/memory/index.ts",
+  postgres: "src/postgres/index.ts",
+  "sms-activate": "src/provider/sms-activate/index.ts",
+  fakes: "src/fakes/index.ts",
+  health: "src/health/index.ts",
+  mapping: "src/mapping/index.ts",
+};
+
+const shared = {
+  dts: true,
+  sourcemap: true,
+  target: "node20",
+  external: ["pg", "vitest", "fast-check"],
+} satisfies Options;
+
+// ESM: every entry (`./testing` is ESM-only because vitest is) in one build with shared chunks, so each class is
+// defined once however many entries an app imports. CJS cannot share chunks; errors that cross entries are
+// recognised by a brand (`isStorageConflictError`), so a second copy of a class is harmless there.
 export default defineConfig([
   {
-    entry: {
-      index: "src/index.ts",
-      memory: "src/memory/index.ts",
-      postgres: "src/postgres/index.ts",
-      "sms-activate": "src/provider/sms-activate/index.ts",
-    },
-    format: ["esm", "cjs"],
-    dts: true,
-    sourcemap: true,
-    target: "node20",
-    splitting: false,
-    external: ["pg"],
+    ...shared,
+    entry: { ...libraryEntries, testing: "src/testing/index.ts" },
+    format: ["esm"],
+    splitting: true,
   },
   {
-    entry: { testing: "src/testing/index.ts" },
-    format: ["esm"],
-    dts: true,
-    sourcemap: true,
-    target: "node20",
-    external: ["vitest", "fast-check"],
+    ...shared,
+    entry: libraryEntries,
+    format: ["cjs"],
+    splitting: false,
   },
 ]);

@@ -8,7 +8,6 @@ import {
   buildCoherenceReport,
   type CoherenceReport,
   computeHealthOverview,
-  escapeHealthHtml,
   evaluateHealthPolicies,
   type HealthGroupStats,
   type HealthOverview,
@@ -18,6 +17,7 @@ import {
   renderHealthTables,
   renderHealthTargets,
 } from "../src/health/index.js";
+import { escapeHealthHtml } from "../src/health/render-html.js";
 import type { SimulationResult, summarize } from "./simulation.js";
 
 /** The summary {@link summarize} returns. */

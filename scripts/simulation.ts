@@ -12,10 +12,10 @@ import {
   createRefundPolicy,
   type Fes,
   type Provider,
-  type ProviderControl,
   type Storage,
 } from "../src/index.js";
 import { createMemoryStorage } from "../src/memory/index.js";
+import type { ProviderControl } from "../src/provider/control.js";
 import {
   type ActivationBehaviour,
   createFakeProvider,

@@ -1,23 +1,89 @@
 /**
  * sms-fes: freeze → execute → settle for platforms reselling SMS-activation numbers.
- * The core entry: pure money model, state machines, ports and the orchestration service. No I/O, no drivers.
+ * The core entry: the money model, state machines, ports, policies and the orchestration service (`createFes`). No
+ * I/O, no drivers. Health analytics and routing are in `sms-fes/health`, the service and country catalog in
+ * `sms-fes/mapping`; adapters, fakes and suites have their own entries (see the README).
+ *
+ * An explicit list, one module per line pair, so what is public is decided here and not by `export *`.
  */
 
-export * from "./activation/machine.js";
-export * from "./core/clock.js";
-export * from "./core/decimal.js";
-export * from "./core/errors.js";
-export * from "./core/ids.js";
-export * from "./core/invariant.js";
-export * from "./core/machine.js";
-export * from "./core/money.js";
-export * from "./core/records.js";
+export type {
+  ActivationContext,
+  ActivationEffect,
+  ActivationEvent,
+  ActivationTransitionError,
+} from "./activation/machine.js";
+export {
+  activationDiagram,
+  activationTransitions,
+  canActivation,
+  isActivationTerminal,
+  transitionActivation,
+} from "./activation/machine.js";
+export type { Clock } from "./core/clock.js";
+export { systemClock } from "./core/clock.js";
+export type {
+  ActivationNotFound,
+  CurrencyMismatch,
+  FesError,
+  HoldExists,
+  HoldNotFound,
+  HoldNotOpen,
+  IdempotencyConflict,
+  InputIssue,
+  InsufficientFunds,
+  InvalidInput,
+  ProviderUnavailable,
+  PurchaseFailed,
+  RentalNotFound,
+  ReversalExceedsSettled,
+  ServiceDisabled,
+  SettleExceedsHold,
+  StorageFailure,
+  TooEarlyToCancel,
+  TransitionNotAllowed,
+  WalletExists,
+  WalletNotFound,
+} from "./core/errors.js";
+export { errors, formatFesError } from "./core/errors.js";
+export { activationHoldId, compareBytes, manualHoldId, rentalHoldId } from "./core/ids.js";
+export { InvariantViolation, isInvariantViolation } from "./core/invariant.js";
+export {
+  amountMinorSchema,
+  currencySchema,
+  positiveAmountMinorSchema,
+  signedAmountMinorSchema,
+} from "./core/money.js";
+export type {
+  ActivationRecord,
+  ActivationState,
+  AuditRecord,
+  HoldOwnerType,
+  HoldRecord,
+  IdempotencyRecord,
+  PlatformAccountKind,
+  RentalPeriod,
+  RentalRecord,
+  RentalState,
+  TransferKind,
+  TransferRecord,
+  WalletRecord,
+} from "./core/records.js";
+export { isPlatformAccountId, platformAccountId } from "./core/records.js";
 export { runUnit } from "./core/unit-of-work.js";
 export type { ActivationStepError, BuyActivationError } from "./fes/activation-ops.js";
 export type { CodeResolver, CountryRouter, ServiceGate } from "./fes/context.js";
 export type { RentalPurchaseError, RentalStepError } from "./fes/rental-ops.js";
-export * from "./fes/schemas.js";
-export * from "./fes/service.js";
+export {
+  actorSchema,
+  codeSchema,
+  entityIdSchema,
+  hoursSchema,
+  idempotencyKeySchema,
+  walletIdSchema,
+} from "./fes/schemas.js";
+export type { Fes, FesConfig } from "./fes/service.js";
+export { createFes } from "./fes/service.js";
 export type { SweepReport } from "./fes/sweep.js";
 export type {
   HoldResolutionResult,
@@ -26,12 +92,54 @@ export type {
   StatementEntry,
   WalletBalance,
 } from "./fes/wallet-ops.js";
-export * from "./health/index.js";
-export * from "./mapping/index.js";
-export * from "./policy/pricing.js";
-export * from "./policy/refund.js";
-export * from "./provider/control.js";
-export * from "./provider/port.js";
-export * from "./rental/machine.js";
-export * from "./storage/port.js";
-export * from "./wallet/invariants.js";
+export type { Price, PriceRequest, PricingError, PricingFunction, PricingOptions } from "./policy/pricing.js";
+export { createPricing, defaultPricing, pricingOptionsSchema } from "./policy/pricing.js";
+export type {
+  ActivationOutcome,
+  MoneyDecision,
+  RefundPolicy,
+  RefundPolicyOptions,
+  RentalOutcome,
+} from "./policy/refund.js";
+export { createRefundPolicy, defaultRefundPolicy, refundPolicyOptionsSchema } from "./policy/refund.js";
+export type {
+  ActivationStatus,
+  ActiveActivation,
+  ActiveRental,
+  DeclineReason,
+  ExtendedRental,
+  HoursRange,
+  IssuedActivation,
+  IssuedRental,
+  Provider,
+  ProviderCapabilities,
+  ProviderFailure,
+  ProviderResult,
+  Quote,
+  RentalMessage,
+  RentalStatus,
+} from "./provider/port.js";
+export type { RentalContext, RentalEffect, RentalEvent } from "./rental/machine.js";
+export {
+  canRental,
+  isRentalTerminal,
+  isWithinRefundWindow,
+  rentalDiagram,
+  rentalTransitions,
+  transitionRental,
+} from "./rental/machine.js";
+export type {
+  CommitPlan,
+  DueWork,
+  HoldResolution,
+  Loaded,
+  LoadRequest,
+  Storage,
+  StorageReader,
+  StorageTx,
+  VersionedWrite,
+  WalletDelta,
+} from "./storage/port.js";
+export { isStorageConflictError, StorageConflictError, selectDueWork } from "./storage/port.js";
+export type { LedgerViolation } from "./wallet/invariants.js";
+export { checkLedgerInvariants } from "./wallet/invariants.js";

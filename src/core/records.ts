@@ -86,7 +86,7 @@ export type ActivationState =
   | "expired"
   | "failed";
 
-/** A one-time activation: one number, one or more codes. The export shape of DESIGN §4. */
+/** A one-time activation: one number, one or more codes. The export shape of docs/design.md §4. */
 export interface ActivationRecord {
   readonly id: string;
   readonly walletId: string;

@@ -1,7 +1,12 @@
 import { err, ok, type Result, ResultAsync } from "neverthrow";
-import { type Storage, StorageConflictError, type StorageTx } from "../storage/port.js";
+import {
+  isStorageConflictError,
+  type Storage,
+  type StorageConflictError,
+  type StorageTx,
+} from "../storage/port.js";
 import { errors, type StorageFailure } from "./errors.js";
-import { InvariantViolation } from "./invariant.js";
+import { type InvariantViolation, isInvariantViolation } from "./invariant.js";
 
 /** Carries an `Err` out of a storage transaction so that the adapter rolls back exactly as for a throw. */
 class Rollback<E> {
@@ -32,8 +37,8 @@ export function runUnit<T, E>(
         return ok(value);
       } catch (e) {
         if (e instanceof Rollback) return err(e.error as E);
-        if (e instanceof InvariantViolation) throw e;
-        if (e instanceof StorageConflictError) {
+        if (isInvariantViolation(e)) throw e;
+        if (isStorageConflictError(e)) {
           if (tries < MAX_CONFLICT_RETRIES) continue;
           return err(errors.storageFailure(`conflict persisted after ${tries + 1} attempts: ${e.guard}`));
         }
@@ -47,7 +52,7 @@ export function runUnit<T, E>(
 /** Wraps a plain storage read once into a `ResultAsync`. */
 export function readStorage<T>(read: () => Promise<T>): ResultAsync<T, StorageFailure> {
   return ResultAsync.fromPromise((async () => read())(), (e) => {
-    if (e instanceof InvariantViolation) throw e;
+    if (isInvariantViolation(e)) throw e;
     return toStorageFailure(e);
   });
 }

@@ -313,6 +313,7 @@ export function activationOperations(ctx: FesContext) {
           .orElse(() => okAsync(undefined))
           .map(() => current);
 
+  /** Buys an activation: freeze, buy from the provider, then waiting or failed (released). `country: "auto"` routes. */
   const buyActivation = (
     input: { walletId: string; service: string; country: string; idempotencyKey: string; actor?: string },
     retryOf: ActivationRecord | null = null,

@@ -10,7 +10,7 @@ import {
   type StorageFailure,
   type WalletNotFound,
 } from "../core/errors.js";
-import { InvariantViolation } from "../core/invariant.js";
+import { InvariantViolation, isInvariantViolation } from "../core/invariant.js";
 import type { WalletRecord } from "../core/records.js";
 import { fingerprint, runUnit } from "../core/unit-of-work.js";
 import type { PricingFunction } from "../policy/pricing.js";
@@ -145,7 +145,7 @@ export function runMoneyUnit<T, E>(
     } catch (e) {
       // The decision is pure: an exception there is a bug (a broken invariant, a policy that is not a function…),
       // never a storage failure to retry or report as such.
-      if (e instanceof InvariantViolation) throw e;
+      if (isInvariantViolation(e)) throw e;
       throw new InvariantViolation(
         `${unit.operation}: the decision threw: ${e instanceof Error ? e.message : String(e)}`,
         {
@@ -177,9 +177,14 @@ export function lockedWallet(loaded: Loaded, walletId: string): Result<WalletRec
 
 /** Maps a provider failure to the error returned to the caller when nothing changed. */
 export function providerError(failure: ProviderFailure): ProviderUnavailable {
-  if (failure.class === "retryable") return errors.providerUnavailable(failure.reason, failure.retryAfterMs);
+  const cause =
+    failure.detail === undefined ? undefined : `${failure.reason}: ${failure.detail.slice(0, 200)}`;
+  if (failure.class === "retryable")
+    return errors.providerUnavailable(failure.reason, failure.retryAfterMs, cause);
   return errors.providerUnavailable(
     failure.class === "declined" ? failure.reason : `${failure.class}:${failure.reason}`,
+    undefined,
+    cause,
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The coherence report: a read-only audit of exported records that finds the defects the money model forbids
- * (DESIGN §2 invariants) and the patterns behind a bad month — stored balances that differ from the ledger,
+ * (docs/design.md §2 invariants) and the patterns behind a bad month — stored balances that differ from the ledger,
  * frozen amounts that differ from the open holds, holds without an owner, owners without a hold, money events
  * of different operations racing on one wallet, stuck purchases — plus the health figures and the policies'
  * recommendations. Data first; {@link renderCoherenceReport} turns it into text.

@@ -1,5 +1,5 @@
 /**
- * Health analytics over plain activation records (the export shape of DESIGN §4), with the same meaning as the
+ * Health analytics over plain activation records (the export shape of docs/design.md §4), with the same meaning as the
  * Postgres views: UTC buckets, the denominator "got a number and ended" (received, cancelled, timeout, expired),
  * `failed` purchases counted apart, `pending`/`waiting` open, percentiles as `percentile_cont`.
  *

@@ -47,35 +47,43 @@ type Of<T extends MappingError["type"]> = Extract<MappingError, { readonly type:
 
 /** Constructors, one per mapping error type. */
 export const mappingErrors = {
+  /** No catalog entry matches the service code. */
   unknownServiceCode: (input: string, provider: string | null): Of<"unknown_service_code"> => ({
     type: "unknown_service_code",
     input,
     provider,
   }),
+  /** No catalog entry matches the country code. */
   unknownCountryCode: (input: string, provider: string | null): Of<"unknown_country_code"> => ({
     type: "unknown_country_code",
     input,
     provider,
   }),
+  /** Several services match at the same precedence tier. */
   ambiguousService: (
     input: string,
     provider: string | null,
     tier: MatchTier,
     candidates: readonly string[],
   ): Of<"ambiguous_service"> => ({ type: "ambiguous_service", input, provider, tier, candidates }),
+  /** Several countries match at the same precedence tier. */
   ambiguousCountry: (
     input: string,
     provider: string | null,
     tier: MatchTier,
     candidates: readonly string[],
   ): Of<"ambiguous_country"> => ({ type: "ambiguous_country", input, provider, tier, candidates }),
+  /** The catalog has no code table for this provider. */
   unknownProvider: (provider: string): Of<"unknown_provider"> => ({ type: "unknown_provider", provider }),
+  /** No catalog entry has this canonical id. */
   unknownCanonicalId: (id: string): Of<"unknown_canonical_id"> => ({ type: "unknown_canonical_id", id }),
+  /** The provider has no code for this canonical id. */
   noProviderCode: (id: string, provider: string): Of<"no_provider_code"> => ({
     type: "no_provider_code",
     id,
     provider,
   }),
+  /** The catalog tables failed validation. */
   invalidCatalog: (issues: readonly InputIssue[]): Of<"invalid_catalog"> => ({
     type: "invalid_catalog",
     issues,

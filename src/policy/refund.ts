@@ -18,6 +18,7 @@ export interface MoneyDecision {
 
 /** The refund policy: pure functions from an entity, its outcome and the time to a money decision. */
 export interface RefundPolicy {
+  /** What an ended activation settles, releases and pays back. */
   activation(activation: ActivationRecord, outcome: ActivationOutcome, nowMs: number): MoneyDecision;
   /** `heldMinor` is the sum of the rental's paid periods that are still held. */
   rental(rental: RentalRecord, outcome: RentalOutcome, nowMs: number, heldMinor: number): MoneyDecision;
@@ -37,7 +38,7 @@ export const refundPolicyOptionsSchema = z.object({
 export type RefundPolicyOptions = z.input<typeof refundPolicyOptionsSchema>;
 
 /**
- * The default policy of DESIGN §3: success settles the price; cancel, timeout, expiry and failure release
+ * The default policy of docs/design.md §3: success settles the price; cancel, timeout, expiry and failure release
  * everything; an optional cashback on timeout. Rentals settle in full when they expire, are released when cancelled
  * within the window, and are settled in full or pro rata when ended early or revoked. Amounts paid out round down.
  */

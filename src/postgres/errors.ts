@@ -1,4 +1,4 @@
-import { StorageConflictError } from "../storage/port.js";
+import { isStorageConflictError, StorageConflictError } from "../storage/port.js";
 
 /**
  * How database errors reach the core. Guard misses and unique violations become {@link StorageConflictError} (the
@@ -60,7 +60,7 @@ export function isRetryable(error: unknown): boolean {
 
 /** The conflict a database error stands for, or `undefined` when it is not a conflict. */
 export function asConflict(error: unknown): StorageConflictError | undefined {
-  if (error instanceof StorageConflictError) return error;
+  if (isStorageConflictError(error)) return error;
   const code = sqlState(error);
   if (code === undefined) return undefined;
   const e = error as DatabaseErrorLike;

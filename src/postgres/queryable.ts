@@ -14,6 +14,7 @@ export interface QueryResultLike {
  * resolves to one result per statement (an array, as `pg` does) or to the last one.
  */
 export interface Queryable {
+  /** Runs `text` (see above). */
   query(text: string, values?: unknown[]): Promise<QueryResultLike | QueryResultLike[]>;
 }
 
@@ -29,6 +30,7 @@ export interface PoolClientLike extends Queryable {
 
 /** A connection pool: `query` for reads outside a unit of work, `connect` for a unit of work. */
 export interface PoolLike extends Queryable {
+  /** Checks a connection out for one unit of work. */
   connect(): Promise<PoolClientLike>;
 }
 

@@ -235,6 +235,12 @@ export type ProviderFailure =
       readonly codes?: readonly string[];
       readonly detail?: string;
     }
-  | { readonly class: "retryable"; readonly reason: string; readonly retryAfterMs: number }
+  | {
+      readonly class: "retryable";
+      readonly reason: string;
+      readonly retryAfterMs: number;
+      /** What failed underneath, short and without secrets (`connect ECONNREFUSED 127.0.0.1:443`). */
+      readonly detail?: string;
+    }
   | { readonly class: "fatal"; readonly reason: string; readonly detail?: string }
   | { readonly class: "unknown"; readonly reason: string; readonly detail?: string };

@@ -1,3 +1,4 @@
+import { brand, isBranded, STORAGE_CONFLICT } from "../core/brand.js";
 import type {
   ActivationRecord,
   ActivationState,
@@ -202,7 +203,21 @@ export class StorageConflictError extends Error {
     message: string,
   ) {
     super(message);
+    brand(this, STORAGE_CONFLICT);
   }
+
+  /** `instanceof` answers by the brand, so it holds across copies of the package (ESM and CJS, two installs). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isStorageConflictError(value);
+  }
+}
+
+/**
+ * Whether `value` is a {@link StorageConflictError} from any copy of this package (ESM or CJS build, another
+ * install): the check is a global-registry symbol, not the class identity. Adapters and the core use this.
+ */
+export function isStorageConflictError(value: unknown): value is StorageConflictError {
+  return isBranded(value, STORAGE_CONFLICT);
 }
 
 /**

@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FaultSpec, ProviderControl } from "../provider/control.js";
 import type { Provider, ProviderFailure, ProviderResult } from "../provider/port.js";
+import { assertInsideVitest } from "./vitest-runner.js";
 
 /** What a conformance run needs: a fresh provider wired to a controllable fake upstream. */
 export interface ProviderConformanceSubject {
   readonly provider: Provider;
   readonly control: ProviderControl;
+  /** Stops what `setup` started (a fake server), after each test. */
   readonly teardown?: () => void | Promise<void>;
 }
 
@@ -38,6 +40,7 @@ function errValue<T>(r: ProviderResult<T>): ProviderFailure {
  * (`supportsRent`, `supportsAnotherCode`, `supportsOrderId`) select what is checked.
  */
 export function describeProviderConformance(options: ProviderConformanceOptions): void {
+  assertInsideVitest("describeProviderConformance");
   describe(`provider conformance: ${options.name}`, () => {
     let subject: ProviderConformanceSubject;
     let p: Provider;

@@ -3,7 +3,7 @@ import { isPlatformAccountId } from "../core/records.js";
 import { isRentalTerminal } from "../rental/machine.js";
 import type { StorageReader } from "../storage/port.js";
 
-/** One broken invariant of DESIGN §2, with the numbers that show it. */
+/** One broken invariant of docs/design.md §2, with the numbers that show it. */
 export interface LedgerViolation {
   readonly invariant: 1 | 2 | 3 | 4 | 5 | 8;
   readonly subject: string;

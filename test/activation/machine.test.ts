@@ -82,7 +82,9 @@ describe("activation machine", () => {
   });
 
   it("cancel is refused inside the early-cancel window with the time to wait, exactly until its end", () => {
-    expect(transitionActivation(waiting, { type: "cancel" }, ctx(T0 + 119_999))._unsafeUnwrapErr()).toEqual({
+    expect(
+      transitionActivation(waiting, { type: "cancel" }, ctx(T0 + 119_999))._unsafeUnwrapErr(),
+    ).toMatchObject({
       type: "too_early_to_cancel",
       retryAfterMs: 1,
     });
@@ -142,7 +144,7 @@ describe("activation machine", () => {
         { type: "code", code: "1" },
         ctx(T0),
       )._unsafeUnwrapErr(),
-    ).toEqual({
+    ).toMatchObject({
       type: "transition_not_allowed",
       from: "failed",
       event: "code",

@@ -63,7 +63,7 @@ describe("regressions: idempotency and typed errors", () => {
       country: "6",
       idempotencyKey: "b",
     });
-    expect(first._unsafeUnwrapErr()).toEqual({
+    expect(first._unsafeUnwrapErr()).toMatchObject({
       type: "purchase_failed",
       id: "act:b",
       reason: "price_too_low",

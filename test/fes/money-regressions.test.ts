@@ -80,7 +80,7 @@ describe("regressions: money", () => {
     const a = await buy(fes, "b");
     clock.advance(20 * MIN + MIN); // a minute past our deadline; provider already auto-cancelled and refunded us
     const coded = (await fes.onCode({ activationId: a.id, code: "1234" }))._unsafeUnwrap();
-    // DESIGN §3: timeout = no code by our deadline; a code after the activation ended is recorded, never charged.
+    // docs/design.md §3: timeout = no code by our deadline; a code after the activation ended is recorded, never charged.
     expect((await fes.getBalance("alice"))._unsafeUnwrap().balanceMinor).toBe(1000);
     expect(coded.state).toBe("timeout");
   });
@@ -140,7 +140,7 @@ describe("regressions: the purchase saga", () => {
     const stored = (await fes.getActivation("act:b"))._unsafeUnwrap();
     expect(stored.state).toBe("waiting");
     expect((await fes.getBalance("alice"))._unsafeUnwrap().frozenMinor).toBe(50);
-    // DESIGN §2.7: a success moved money, an error moved none.
+    // docs/design.md §2.7: a success moved money, an error moved none.
     expect(bought.isErr() ? bought.error.type : "ok").toBe("ok");
   });
 });

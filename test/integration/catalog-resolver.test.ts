@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  computeHealthStats,
-  createCatalogCodeResolver,
-  detectSplitStatistics,
-  type FesConfig,
-} from "../../src/index.js";
+import { computeHealthStats } from "../../src/health/index.js";
+import type { FesConfig } from "../../src/index.js";
+import { createCatalogCodeResolver, detectSplitStatistics } from "../../src/mapping/index.js";
 import { createMarket, MINUTE, must, openWallet } from "./market.js";
 
 // The provider takes Telegram as `tg` and, after a rename, as `telegram`; Indonesia as `6` and as `ID`.

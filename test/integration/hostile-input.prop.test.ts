@@ -1,18 +1,16 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createFes, createPricing, defaultPricing } from "../../src/index.js";
 import {
   createCatalogCodeResolver,
-  createFes,
-  createPricing,
   createRecordResolver,
   defaultCatalog,
   defaultCatalogTables,
-  defaultPricing,
   mergeCatalogTables,
   resolveCountry,
   resolveService,
   toProviderCode,
-} from "../../src/index.js";
+} from "../../src/mapping/index.js";
 import { createMemoryStorage } from "../../src/memory/index.js";
 import {
   classifyErrorToken,

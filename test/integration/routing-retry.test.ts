@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  type ActivationRecord,
-  createCatalogCodeResolver,
-  createRouter,
-  type Fes,
-  type FesConfig,
-} from "../../src/index.js";
+import { createRouter } from "../../src/health/index.js";
+import type { ActivationRecord, Fes, FesConfig } from "../../src/index.js";
+import { createCatalogCodeResolver } from "../../src/mapping/index.js";
 import {
   createMarket,
   expectCoherentLedger,

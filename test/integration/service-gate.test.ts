@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createCatalogCodeResolver, createServiceGate, evaluateHealthPolicies } from "../../src/index.js";
+import { createServiceGate, evaluateHealthPolicies } from "../../src/health/index.js";
+import { createCatalogCodeResolver } from "../../src/mapping/index.js";
 import { createMarket, expectCoherentLedger, openWallet, runUntilSettled, snapshot } from "./market.js";
 
 // WhatsApp never works in Russia (`0`) and mostly works in Indonesia (`6`); Telegram mostly works in Indonesia.
@@ -44,7 +45,7 @@ describe("health policies gate the orchestration", () => {
       country: "0",
       idempotencyKey: "alice-1",
     });
-    expect(refused._unsafeUnwrapErr()).toEqual({
+    expect(refused._unsafeUnwrapErr()).toMatchObject({
       type: "service_disabled",
       service: "wa",
       country: "0",

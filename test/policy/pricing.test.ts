@@ -45,7 +45,7 @@ describe("pricing", () => {
   });
 
   it("invalid options are an invalid_input error, not a throw", () => {
-    expect(createPricing({ markupPercent: "ten" })._unsafeUnwrapErr()).toEqual({
+    expect(createPricing({ markupPercent: "ten" })._unsafeUnwrapErr()).toMatchObject({
       type: "invalid_input",
       issues: [{ path: "markupPercent", message: "markupPercent must be a decimal string" }],
     });

@@ -1,6 +1,6 @@
 /**
  * The health views in PostgreSQL and the pure analytics must tell the same story about the same records
- * (DESIGN §7): same UTC day buckets of `createdAtMs`, same denominator (received, cancelled, timeout, expired;
+ * (docs/design.md §7): same UTC day buckets of `createdAtMs`, same denominator (received, cancelled, timeout, expired;
  * `failed` apart), time to code from `issuedAtMs` to `firstCodeAtMs`, percentiles as `percentile_cont`.
  * A few hundred seeded records with every outcome, ties, several days, services, countries and currencies are
  * written through the Postgres storage, then every figure the views give is compared with the analytics.

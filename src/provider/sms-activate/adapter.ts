@@ -307,7 +307,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
         waitMs = backoff(n);
         last =
           kind === "read"
-            ? { class: "retryable", reason: a.reason, retryAfterMs: waitMs }
+            ? { class: "retryable", reason: a.reason, retryAfterMs: waitMs, detail: a.detail }
             : { class: "unknown", reason: a.reason, detail: a.detail };
       }
       if (n === attempts || waitMs > retry.maxDelayMs) break;

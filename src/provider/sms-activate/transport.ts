@@ -16,9 +16,16 @@ export type FetchLike = (
     redirect?: "manual" | "follow" | "error";
   },
 ) => Promise<{
+  /** The HTTP status. */
   status: number;
-  headers: { get(name: string): string | null };
+  /** The response headers (only `retry-after` is read). */
+  headers: {
+    /** A header's value, or `null`. */
+    get(name: string): string | null;
+  };
+  /** The body as a stream, when the implementation has one. */
   body?: ReadableStream<Uint8Array> | null;
+  /** The body as text. */
   text(): Promise<string>;
 }>;
 
@@ -53,6 +60,7 @@ export interface TransportConfig {
   readonly timeoutMs: number;
   readonly timer: Timer;
   readonly clock: Clock;
+  /** Called once per HTTP exchange, for metrics and logs. */
   readonly onEvent?: ((event: SmsActivateEvent) => void) | undefined;
   /** Most bytes of a body read (after decompression); a longer body is a lost answer (default 1 MiB). */
   readonly maxBodyBytes?: number | undefined;
@@ -203,7 +211,10 @@ export async function attempt(
     return report({ type: "answer", httpStatus: res.status, body, retryAfterMs });
   } catch (e) {
     const reason = timedOut ? "timeout" : "network";
-    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // fetch reports a refused or reset connection as "fetch failed" with the reason in `cause`.
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause : undefined;
+    const message =
+      cause !== undefined ? cause.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return report({
       type: "lost",
       reason,
