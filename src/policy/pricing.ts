@@ -78,6 +78,11 @@ export function createPricing(options: PricingOptions = {}): Result<PricingFunct
   return ok(pricingFrom(parsed.data, markup));
 }
 
+/** A table's own entry: a code such as `__proto__` or `toString` must never read the prototype. */
+function own<V>(table: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** The pricing of validated options. */
 function pricingFrom(o: z.output<typeof pricingOptionsSchema>, markup: Fraction): PricingFunction {
   const factor: Fraction = {
@@ -91,19 +96,19 @@ function pricingFrom(o: z.output<typeof pricingOptionsSchema>, markup: Fraction)
     }
     let rate: Fraction | undefined = { numerator: 1n, denominator: 1n };
     if (request.providerCurrency !== request.walletCurrency) {
-      const text = o.exchangeRates[`${request.providerCurrency}:${request.walletCurrency}`];
+      const text = own(o.exchangeRates, `${request.providerCurrency}:${request.walletCurrency}`);
       rate = text === undefined ? undefined : parseDecimal(text);
       if (rate === undefined) {
         return err({ type: "no_exchange_rate", from: request.providerCurrency, to: request.walletCurrency });
       }
     }
     const minorScale: Fraction = {
-      numerator: 10n ** BigInt(o.minorDigits[request.walletCurrency] ?? 2),
+      numerator: 10n ** BigInt(own(o.minorDigits, request.walletCurrency) ?? 2),
       denominator: 1n,
     };
     const costMinorExact = multiply(multiply(price, rate), minorScale);
     const costMinor = roundFraction(costMinorExact, "nearest");
-    const fixed = o.fixedPriceMinor[request.service];
+    const fixed = own(o.fixedPriceMinor, request.service);
     let priceMinor =
       fixed === undefined ? roundFraction(multiply(costMinorExact, factor), "ceil") : BigInt(fixed);
     const step = BigInt(o.roundToMinor);
