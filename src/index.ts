@@ -28,6 +28,7 @@ export type {
 } from "./fes/wallet-ops.js";
 export * from "./health/index.js";
 export * from "./mapping/index.js";
+export * from "./observe/logger.js";
 export * from "./policy/price-list.js";
 export * from "./policy/pricing.js";
 export * from "./policy/refund.js";
