@@ -37,3 +37,5 @@ export * from "./provider/port.js";
 export * from "./rental/machine.js";
 export * from "./storage/port.js";
 export * from "./wallet/invariants.js";
+export * from "./worker/health-window.js";
+export * from "./worker/worker.js";
