@@ -4,6 +4,10 @@
  */
 
 export * from "./activation/machine.js";
+export * from "./alerts/conditions.js";
+export * from "./alerts/notifier.js";
+export * from "./alerts/sinks.js";
+export * from "./alerts/store.js";
 export * from "./core/clock.js";
 export * from "./core/decimal.js";
 export * from "./core/errors.js";

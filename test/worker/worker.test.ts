@@ -1,5 +1,9 @@
 import { err, ok, type Result } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import { healthAlertConditions } from "../../src/alerts/conditions.js";
+import { createNotifier } from "../../src/alerts/notifier.js";
+import { callbackAlertSink } from "../../src/alerts/sinks.js";
+import { createMemoryAlertStore } from "../../src/alerts/store.js";
 import type { SweepReport } from "../../src/fes/sweep.js";
 import { ManualTimer } from "../../src/provider/sms-activate/timer.js";
 import type { HealthSnapshot } from "../../src/worker/health-window.js";
@@ -249,6 +253,64 @@ describe("startWorker", () => {
     const wallet = await m.storage.read.getWallet("w");
     expect(wallet?.frozenMinor).toBe(0);
     expect(wallet?.balanceMinor).toBe(100_000);
+  });
+});
+
+describe("startWorker with alerts", () => {
+  it("delivers a disable once, and a receiver that never answers does not hold up the sweeps", async () => {
+    const m = createMarket([{ service: "mm", country: "0", price: "0.15", successRate: 0 }]);
+    await openWallet(m.fes, "w", 100_000);
+    for (let i = 0; i < 30; i++) {
+      must(
+        await m.fes.buyActivation({ walletId: "w", service: "mm", country: "0", idempotencyKey: `b${i}` }),
+      );
+    }
+    m.clock.advance(30 * MINUTE);
+    must(await m.fes.sweep());
+    const sent: string[] = [];
+    const hang = true;
+    const notifier = createNotifier({
+      store: createMemoryAlertStore(),
+      clock: m.clock,
+      leaseMs: 60 * MINUTE,
+      sinks: [
+        callbackAlertSink("pager", async (change) => {
+          sent.push(`${change.key}:${change.change}`);
+          if (hang) await new Promise(() => {});
+        }),
+      ],
+    });
+    const timer = new ManualTimer();
+    let sweeps = 0;
+    const worker = startWorker({
+      fes: m.fes,
+      intervalMs: MINUTE,
+      timer,
+      onReport: () => sweeps++,
+      afterSweep: () => notifier.kick(),
+      health: {
+        reader: m.storage.read,
+        clock: m.clock,
+        everyMs: MINUTE,
+        onSnapshot: async (s) => {
+          await notifier.observe("health", healthAlertConditions(s.policies));
+        },
+      },
+    });
+    for (let i = 0; i < 5; i++) {
+      await flush();
+      await flush();
+      m.clock.advance(MINUTE);
+      timer.advance(MINUTE);
+    }
+    await flush();
+    expect(sweeps).toBeGreaterThanOrEqual(5);
+    expect(sent.filter((x) => x.startsWith("disable:")).sort()).toEqual([
+      "disable:service:mm:*:raised",
+      "disable:service_country:mm:0:raised",
+    ]);
+    expect(new Set(sent).size).toBe(sent.length);
+    await worker.stop();
   });
 });
 
