@@ -2,6 +2,7 @@
  * Health analytics, service policies, routing and the coherence report: pure functions over exported records.
  */
 export * from "./coherence.js";
+export * from "./display.js";
 export * from "./gate.js";
 export * from "./percentile.js";
 export * from "./policies.js";
