@@ -25,4 +25,16 @@ export default defineConfig([
     target: "node20",
     external: ["vitest", "fast-check"],
   },
+  {
+    // The `sms-fes` bin and the simulation it runs as `sms-fes sim` (loaded only by that command).
+    entry: { cli: "src/cli/main.ts", sim: "scripts/simulate.ts" },
+    format: ["esm"],
+    dts: false,
+    sourcemap: true,
+    target: "node20",
+    platform: "node",
+    splitting: false,
+    banner: { js: "#!/usr/bin/env node" },
+    external: ["pg", "@opentelemetry/api"],
+  },
 ]);
