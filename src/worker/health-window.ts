@@ -5,7 +5,7 @@ import {
   type HealthPolicyConfig,
   type HealthPolicyReport,
 } from "../health/policies.js";
-import { createRouter, type HealthCountryRouter } from "../health/routing.js";
+import { createRouter, type HealthCountryRouter, type HealthRouterOptions } from "../health/routing.js";
 import { computeHealthStats, type HealthDimension, type HealthStats } from "../health/stats.js";
 import { HEALTH_DAY_MS, healthWindows } from "../health/window.js";
 import type { StorageReader } from "../storage/port.js";
@@ -49,6 +49,12 @@ export interface HealthSnapshotOptions {
   readonly config?: HealthPolicyConfig;
   /** The history the router learns from (default 7 days). */
   readonly routeWindowMs?: number;
+  /**
+   * Passed to `createRouter` (the gate is added). A router over statistics knows the groups' keys only: when
+   * records carry canonical ids (`resolveCodes`), give `candidates` with their provider `code`s, or the router
+   * answers canonical ids the provider does not know.
+   */
+  readonly router?: Omit<HealthRouterOptions, "gate" | "window">;
 }
 
 /**
@@ -78,5 +84,5 @@ export async function readHealthSnapshot(
     alert: { byService: as, byServiceCountry: asc },
   });
   const gate = createServiceGate(policies.decisions);
-  return { nowMs, policies, gate, route: createRouter(rs, { gate }) };
+  return { nowMs, policies, gate, route: createRouter(rs, { ...options.router, gate }) };
 }

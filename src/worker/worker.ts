@@ -3,7 +3,7 @@ import type { Clock } from "../core/clock.js";
 import type { SweepReport } from "../fes/sweep.js";
 import type { HealthPolicyConfig } from "../health/policies.js";
 import type { StorageReader } from "../storage/port.js";
-import { type HealthSnapshot, readHealthSnapshot } from "./health-window.js";
+import { type HealthSnapshot, type HealthSnapshotOptions, readHealthSnapshot } from "./health-window.js";
 
 /** Timers the worker waits on; tests pass a manual one (the SMS-Activate adapter's `ManualTimer` fits). */
 export interface WorkerTimer {
@@ -52,6 +52,8 @@ export interface WorkerOptions {
     /** Default 5 minutes. */
     readonly everyMs?: number;
     readonly config?: HealthPolicyConfig;
+    /** Options of the snapshot's router (see {@link readHealthSnapshot}). */
+    readonly router?: HealthSnapshotOptions["router"];
     readonly onSnapshot: (snapshot: HealthSnapshot) => void | PromiseLike<void>;
   };
   /** Runs after every sweep without being awaited by the next one (alert delivery, say); must not throw. */
@@ -115,6 +117,7 @@ export function startWorker(options: WorkerOptions): Worker {
       const snapshot = await readHealthSnapshot(health.reader, {
         nowMs,
         ...(health.config === undefined ? {} : { config: health.config }),
+        ...(health.router === undefined ? {} : { router: health.router }),
       });
       lastRefreshMs = nowMs;
       await health.onSnapshot(snapshot);
