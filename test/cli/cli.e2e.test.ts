@@ -51,7 +51,8 @@ beforeAll(async () => {
   // Inside the package (under the ignored .tmp/), so the bundle resolves its dependencies as an installed one does.
   mkdirSync(join(process.cwd(), ".tmp"), { recursive: true });
   dir = mkdtempSync(join(process.cwd(), ".tmp", "cli-e2e-"));
-  cli = await buildCli(join(dir, "dist"));
+  // FES_CLI runs the suite against an installed bin instead (`node_modules/sms-fes/dist/cli.js` of a packed tarball).
+  cli = process.env.FES_CLI ?? (await buildCli(join(dir, "dist")));
   server = await startFakeSmsActivateServer({
     dialect: "hero-sms",
     apiKey: KEY,
