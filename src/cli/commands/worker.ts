@@ -1,8 +1,13 @@
-import { healthAlertConditions, stuckPurchaseConditions } from "../../alerts/conditions.js";
+import {
+  coherenceAlertConditions,
+  healthAlertConditions,
+  stuckPurchaseConditions,
+} from "../../alerts/conditions.js";
 import { createNotifier, type Notifier } from "../../alerts/notifier.js";
 import { type AlertSink, slackAlertSink, webhookAlertSink } from "../../alerts/sinks.js";
 import { systemClock } from "../../core/clock.js";
 import { createFes } from "../../fes/service.js";
+import { buildCoherenceReport } from "../../health/coherence.js";
 import type { HealthServiceGate } from "../../health/gate.js";
 import type { HealthCountryRouter } from "../../health/routing.js";
 import { startWorker } from "../../worker/worker.js";
@@ -24,6 +29,7 @@ const options = {
   interval: { type: "string" },
   "health-every": { type: "string" },
   grace: { type: "string" },
+  "coherence-every": { type: "string" },
   once: { type: "boolean" },
 } as const;
 
@@ -46,12 +52,14 @@ export function sinksFromEnv(io: CliIo): AlertSink[] {
 export const workerCommand: Command = {
   name: "worker",
   summary: "run the sweeper loop, the health refresh and alert delivery until SIGTERM",
-  help: `usage: sms-fes worker [--interval 30s] [--health-every 5m] [--grace 2m] [--once] [--json] [configuration]
+  help: `usage: sms-fes worker [--interval 30s] [--health-every 5m] [--grace 2m] [--coherence-every 6h] [--once]
+                      [--json] [configuration]
 
 Runs the sweeper (timeouts, rental ends, stuck purchases) every --interval, never overlapping itself and backing
 off when a whole sweep fails; refreshes the health policies, the service gate and the router every --health-every;
 delivers each alert change once (a service disabled or re-enabled, warned, the 24 h alert, a cancel pile-up,
-purchases stuck). Safe to run several. SIGTERM or SIGINT stops it after the sweep in hand; a second one exits.
+purchases stuck; with --coherence-every, money not coherent — that audit reads the whole ledger). Safe to run
+several. SIGTERM or SIGINT stops it after the sweep in hand; a second one exits.
 Prints one JSON line per sweep report. --once runs one sweep and exits (1 when it had errors).
 
 Alert sinks (optional): SMS_FES_ALERT_WEBHOOK_URL with SMS_FES_ALERT_WEBHOOK_SECRET (signed JSON),
@@ -66,6 +74,11 @@ ${CONFIG_HELP}`,
     const intervalMs = parseDurationMs(values.interval ?? "30s", "--interval");
     const healthEveryMs = parseDurationMs(values["health-every"] ?? "5m", "--health-every");
     const graceMs = parseDurationMs(values.grace ?? "2m", "--grace");
+    const coherenceEveryMs =
+      values["coherence-every"] === undefined
+        ? null
+        : parseDurationMs(values["coherence-every"], "--coherence-every");
+    let lastCoherenceMs = Number.NEGATIVE_INFINITY;
     const settings = providerSettings(io, values);
     const sinks = sinksFromEnv(io);
     const db = await openDatabase(io, databaseUrl(io, values), values.schema);
@@ -129,6 +142,25 @@ ${CONFIG_HELP}`,
               limit: 50,
             });
             await notifier.observe("sweeper", stuckPurchaseConditions(due));
+            if (coherenceEveryMs !== null && snapshot.nowMs - lastCoherenceMs >= coherenceEveryMs) {
+              lastCoherenceMs = snapshot.nowMs;
+              const [wallets, transfers, holds, activations, rentals] = await Promise.all([
+                storage.read.listWallets(),
+                storage.read.listTransfers(),
+                storage.read.listHolds(),
+                storage.read.listActivations(),
+                storage.read.listRentals(),
+              ]);
+              const report = buildCoherenceReport({
+                wallets,
+                transfers,
+                holds,
+                activations,
+                rentals,
+                nowMs: snapshot.nowMs,
+              });
+              await notifier.observe("coherence", coherenceAlertConditions(report));
+            }
           },
         },
       });
