@@ -119,6 +119,12 @@ describe("sms-fes (the built bin)", () => {
       ["clock skew", "ok"],
       ["pending purchases", "ok"],
     ]);
+    const down = await run(["doctor"], {
+      ...envFor(db),
+      SMS_FES_PROVIDER_URL: "http://127.0.0.1:1/stubs/handler_api.php",
+    });
+    expect(down.code).toBe(2);
+    expect(down.stdout).toMatch(/fail\s+provider\s+unreachable/);
     const refused = await run(["doctor"], envFor(db, "wrong-key-0000"));
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/fail\s+key/);
