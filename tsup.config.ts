@@ -9,13 +9,14 @@ const libraryEntries = {
   fakes: "src/fakes/index.ts",
   health: "src/health/index.ts",
   mapping: "src/mapping/index.ts",
+  otel: "src/otel/index.ts",
 };
 
 const shared = {
   dts: true,
   sourcemap: true,
   target: "node20",
-  external: ["pg", "vitest", "fast-check"],
+  external: ["pg", "vitest", "fast-check", "@opentelemetry/api"],
 } satisfies Options;
 
 // ESM: every entry (`./testing` is ESM-only because vitest is) in one build with shared chunks, so each class is
@@ -33,5 +34,17 @@ export default defineConfig([
     entry: libraryEntries,
     format: ["cjs"],
     splitting: false,
+  },
+  {
+    // The `sms-fes` bin and the simulation it runs as `sms-fes sim` (loaded only by that command).
+    entry: { cli: "src/cli/main.ts", sim: "scripts/simulate.ts" },
+    format: ["esm"],
+    dts: false,
+    sourcemap: true,
+    target: "node20",
+    platform: "node",
+    splitting: false,
+    banner: { js: "#!/usr/bin/env node" },
+    external: ["pg", "@opentelemetry/api"],
   },
 ]);

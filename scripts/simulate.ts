@@ -27,6 +27,24 @@ const usage = (message: string): never => {
   process.exit(2);
 };
 
+const HELP = `usage: sms-fes sim [options]   (or: npm start -- [options])
+
+A seeded month of a platform on the embedded default (memory storage, fake provider): a summary, the health
+tables, the policy decisions, the targets and the invariant check. Exits 1 if an invariant fails, 2 on bad usage.
+
+  --seed N            PRNG seed (default 1)
+  --customers N       customers (default 300; smaller with --provider http or --storage postgres)
+  --activations N     activations (default 3000)
+  --rentals N         rentals (default 150)
+  --days N            simulated days (default 30)
+  --gate              re-evaluate the health policies daily and stop selling what they disable
+  --json              print the run as JSON
+  --report html FILE  write the static HTML report
+  --provider memory|http [--dialect hero-sms|sms-activate|clone]
+  --storage memory|postgres --database-url URL (or DATABASE_URL) [--schema NAME] [--keep-schema]
+  -h, --help          this help
+`;
+
 const parsed = (() => {
   try {
     return parseArgs({
@@ -46,6 +64,7 @@ const parsed = (() => {
         "database-url": { type: "string" },
         schema: { type: "string" },
         "keep-schema": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (e) {
@@ -53,6 +72,10 @@ const parsed = (() => {
   }
 })();
 const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
 if (values.provider !== "memory" && values.provider !== "http") {
   usage(`--provider must be memory or http, got ${values.provider}`);

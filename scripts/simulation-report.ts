@@ -9,6 +9,7 @@ import {
   type CoherenceReport,
   computeHealthOverview,
   evaluateHealthPolicies,
+  formatMinorAmount,
   type HealthGroupStats,
   type HealthOverview,
   type HealthPolicyReport,
@@ -16,6 +17,7 @@ import {
   renderHealthHtml,
   renderHealthTables,
   renderHealthTargets,
+  withCountryNames,
 } from "../src/health/index.js";
 import { escapeHealthHtml } from "../src/health/render-html.js";
 import type { SimulationResult, summarize } from "./simulation.js";
@@ -81,7 +83,7 @@ export function renderCoherenceSummary(report: CoherenceReport): string {
   );
   for (const cur of c.currencies) {
     lines.push(
-      `  ${cur.currency}: Σ stored ${cur.sumStoredMinor}, Σ ledger ${cur.sumReplayedMinor} (minor units)`,
+      `  ${cur.currency}: Σ stored ${formatMinorAmount(cur.sumStoredMinor, cur.currency)}, Σ ledger ${formatMinorAmount(cur.sumReplayedMinor, cur.currency)}`,
     );
   }
   lines.push(
@@ -96,8 +98,8 @@ export function renderCoherenceSummary(report: CoherenceReport): string {
 /** Everything health prints after the summary: tables, decisions, targets and the coherence section. */
 export function renderHealthText(health: SimulationHealth): string {
   return [
-    "Health (money in minor units: cents)",
-    indent(renderHealthTables(health.overview)),
+    "Health",
+    indent(renderHealthTables(named(health.overview))),
     "",
     renderHealthDecisions(health.policies),
     "",
@@ -112,7 +114,7 @@ export function renderHealthText(health: SimulationHealth): string {
  * refused (they recorded nothing, so they are not among the outcomes).
  */
 export function renderSummary(summary: SimulationSummary): string {
-  const money = (minor: number) => (minor / 100).toFixed(2);
+  const money = (minor: number) => formatMinorAmount(minor, "USD");
   const share = (n: number, d: number) => (d === 0 ? "-" : `${((100 * n) / d).toFixed(1)}%`);
   const outcomes = (counts: Record<string, number>, total: number) =>
     Object.entries(counts)
@@ -133,12 +135,12 @@ export function renderSummary(summary: SimulationSummary): string {
     "Rentals by outcome",
     ...outcomes(summary.rentalOutcomes, summary.rentals),
     "",
-    "Money (USD)",
-    `  deposited  ${money(summary.money.depositedMinor).padStart(12)}`,
-    `  settled    ${money(summary.money.settledMinor).padStart(12)}`,
-    `  released   ${money(summary.money.releasedMinor).padStart(12)}`,
-    `  cashback   ${money(summary.money.cashbackMinor).padStart(12)}`,
-    `  margin     ${money(summary.money.marginMinor).padStart(12)}  (on received activations)`,
+    "Money",
+    `  deposited  ${money(summary.money.depositedMinor).padStart(16)}`,
+    `  settled    ${money(summary.money.settledMinor).padStart(16)}`,
+    `  released   ${money(summary.money.releasedMinor).padStart(16)}`,
+    `  cashback   ${money(summary.money.cashbackMinor).padStart(16)}`,
+    `  margin     ${money(summary.money.marginMinor).padStart(16)}  (on received activations)`,
     `Wallets: ${summary.wallets.count}, balance ${money(summary.wallets.balanceMinor)}, frozen ${money(summary.wallets.frozenMinor)}`,
     `Platform accounts: ${Object.entries(summary.platformAccounts)
       .map(([id, v]) => `${id} ${money(v)}`)
@@ -164,7 +166,7 @@ export function renderHealthPage(
   setupLine: string,
 ): string {
   const page = renderHealthHtml({
-    overview: health.overview,
+    overview: named(health.overview),
     policies: health.policies,
     coherence: health.coherence,
     title,
@@ -195,6 +197,15 @@ export function healthJson(health: SimulationHealth) {
       raceConditions: { thresholdMs: r.raceConditions.thresholdMs, count: r.raceConditions.count },
       recommendations: r.recommendations,
     },
+  };
+}
+
+/** The overview with countries shown by name beside the provider's code. */
+function named(overview: HealthOverview): HealthOverview {
+  return {
+    ...overview,
+    byCountry: withCountryNames(overview.byCountry),
+    byServiceCountry: withCountryNames(overview.byServiceCountry),
   };
 }
 

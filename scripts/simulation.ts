@@ -4,6 +4,15 @@
  * sweeper runs every few minutes; with `gate`, the health policies are re-evaluated once a simulated day and the
  * service stops selling what they disable. Everything runs on a manual clock, so a month takes seconds.
  */
+
+// The fakes entry, not `src/testing/index.ts`: that index brings the conformance suites and so vitest, which the
+// `sms-fes sim` command of the installed package does not have.
+import {
+  type ActivationBehaviour,
+  createFakeProvider,
+  ManualClock,
+  seededRandom,
+} from "../src/fakes/index.js";
 import { createServiceGate, evaluateHealthPolicies, type HealthServiceGate } from "../src/health/index.js";
 import {
   checkLedgerInvariants,
@@ -16,12 +25,6 @@ import {
 } from "../src/index.js";
 import { createMemoryStorage } from "../src/memory/index.js";
 import type { ProviderControl } from "../src/provider/control.js";
-import {
-  type ActivationBehaviour,
-  createFakeProvider,
-  ManualClock,
-  seededRandom,
-} from "../src/testing/index.js";
 
 /** Options of a simulation run. */
 export interface SimulationOptions {
@@ -218,12 +221,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
   };
 
-  const total = agenda.size;
+  // Progress is simulated time over the run's span: counting events instead divided by the initial agenda while
+  // every purchase adds polls to it, and reached 100 % a fifth of the way through.
+  const progressSpanMs = span + HOUR;
   let handled = 0;
   for (let e = agenda.pop(); e !== undefined; e = agenda.pop()) {
     if (e.at > clock.now()) clock.set(e.at);
     handled++;
-    if (handled % 500 === 0) options.onProgress?.(Math.min(1, handled / total));
+    if (handled % 500 === 0) options.onProgress?.(Math.min(0.999, Math.max(0, (e.at - T0) / progressSpanMs)));
     switch (e.kind) {
       case "sweep": {
         const r = await fes.sweep();

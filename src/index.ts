@@ -20,6 +20,40 @@ export {
   isActivationTerminal,
   transitionActivation,
 } from "./activation/machine.js";
+export {
+  coherenceAlertConditions,
+  healthAlertConditions,
+  stuckPurchaseConditions,
+} from "./alerts/conditions.js";
+export type { DeliveryRound, Notifier, NotifierOptions, NotifierProblem } from "./alerts/notifier.js";
+export { createNotifier } from "./alerts/notifier.js";
+export type {
+  AlertDeliveryMeta,
+  AlertFetch,
+  AlertSink,
+  AlertSinkOutcome,
+  SlackAlertSinkOptions,
+  WebhookAlertSinkOptions,
+} from "./alerts/sinks.js";
+export {
+  alertHeaders,
+  alertWebhookBody,
+  callbackAlertSink,
+  signAlertPayload,
+  slackAlertMessage,
+  slackAlertSink,
+  verifyAlertSignature,
+  webhookAlertSink,
+} from "./alerts/sinks.js";
+export type {
+  AlertChange,
+  AlertCondition,
+  AlertDelivery,
+  AlertKind,
+  AlertState,
+  AlertStore,
+} from "./alerts/store.js";
+export { createMemoryAlertStore } from "./alerts/store.js";
 export type { Clock } from "./core/clock.js";
 export { systemClock } from "./core/clock.js";
 export type {
@@ -92,6 +126,16 @@ export type {
   StatementEntry,
   WalletBalance,
 } from "./fes/wallet-ops.js";
+export type { LoggerLike, LoggerObserverOptions, LogLevel } from "./observe/logger.js";
+export { createLoggerObserver, fesEventFields, fesEventLevel } from "./observe/logger.js";
+export type {
+  PriceList,
+  PriceListEntry,
+  PriceListOptions,
+  PriceQuote,
+  PriceQuoteError,
+} from "./policy/price-list.js";
+export { createPriceList } from "./policy/price-list.js";
 export type { Price, PriceRequest, PricingError, PricingFunction, PricingOptions } from "./policy/pricing.js";
 export { createPricing, defaultPricing, pricingOptionsSchema } from "./policy/pricing.js";
 export type {
@@ -143,3 +187,7 @@ export type {
 export { isStorageConflictError, StorageConflictError, selectDueWork } from "./storage/port.js";
 export type { LedgerViolation } from "./wallet/invariants.js";
 export { checkLedgerInvariants } from "./wallet/invariants.js";
+export type { HealthSnapshot, HealthSnapshotOptions, HealthWindowQuery } from "./worker/health-window.js";
+export { readHealthSnapshot, readHealthWindow } from "./worker/health-window.js";
+export type { Worker, WorkerOptions, WorkerProblem, WorkerSummary, WorkerTimer } from "./worker/worker.js";
+export { startWorker, workerBackoffMs } from "./worker/worker.js";

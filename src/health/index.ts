@@ -20,6 +20,12 @@ export type {
   CoherenceStuckPending,
 } from "./coherence.js";
 export { buildCoherenceReport, findWalletRacePairs } from "./coherence.js";
+export {
+  countryDisplayName,
+  currencyMinorDigits,
+  formatMinorAmount,
+  withCountryNames,
+} from "./display.js";
 export type { HealthGateQuery, HealthGateVerdict, HealthServiceGate } from "./gate.js";
 export { createServiceGate } from "./gate.js";
 export { percentileCont, sortedHealthSample } from "./percentile.js";

@@ -1,9 +1,9 @@
 /**
  * Plain-text renderings: health tables for a terminal (`npm start`), the policy decisions, the targets report and
- * the coherence report. Money stays in minor units with its currency: the library does not know how many decimals
- * a currency has.
+ * the coherence report. Money is shown in major units with the currency's decimals (see `display.ts`).
  */
 import type { CoherenceReport } from "./coherence.js";
+import { formatMinorAmount } from "./display.js";
 import {
   defaultHealthPolicyConfig,
   type HealthDecision,
@@ -32,7 +32,7 @@ export function formatHealthDuration(ms: number | null): string {
 
 function formatMoney(money: readonly HealthMoney[], pick: (m: HealthMoney) => number): string {
   if (money.length === 0) return "0";
-  return money.map((m) => `${pick(m)} ${m.currency}`).join("; ");
+  return money.map((m) => formatMinorAmount(pick(m), m.currency)).join("; ");
 }
 
 function formatWindow(w: HealthWindow): string {

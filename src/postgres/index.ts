@@ -2,6 +2,8 @@
  * sms-fes/postgres: the Storage port over PostgreSQL (≥ 13) through `pg` or any client of the same shape, plus
  * the migrations that create its schema. Imports nothing from `pg` at run time.
  */
+
+export { createPostgresAlertStore, type PostgresAlertStoreOptions } from "./alert-store.js";
 export { APPEND_ONLY, GUARD_MISSED, isRetryable, sqlState } from "./errors.js";
 export {
   applyMigrations,
