@@ -12,13 +12,14 @@ export * from "./core/invariant.js";
 export * from "./core/machine.js";
 export * from "./core/money.js";
 export * from "./core/records.js";
-export { runUnit } from "./core/unit-of-work.js";
-export type { ActivationStepError, BuyActivationError } from "./fes/activation-ops.js";
+export type { ActivationStepError, BuyActivationError, BuyActivationInput } from "./fes/activation-ops.js";
 export type { CodeResolver, CountryRouter, ServiceGate } from "./fes/context.js";
-export type { RentalPurchaseError, RentalStepError } from "./fes/rental-ops.js";
+export type { FesEvent, FesObserver } from "./fes/observer.js";
+export type { BuyRentalInput, RentalPurchaseError, RentalStepError } from "./fes/rental-ops.js";
 export * from "./fes/schemas.js";
 export * from "./fes/service.js";
-export type { SweepReport } from "./fes/sweep.js";
+export type { SweepFailure, SweepReport } from "./fes/sweep.js";
+export { runUnit } from "./fes/unit-of-work.js";
 export type {
   HoldResolutionResult,
   MoneyMoved,
@@ -30,6 +31,7 @@ export * from "./health/index.js";
 export * from "./mapping/index.js";
 export * from "./policy/pricing.js";
 export * from "./policy/refund.js";
+export * from "./policy/wait-time.js";
 export * from "./provider/control.js";
 export * from "./provider/port.js";
 export * from "./rental/machine.js";

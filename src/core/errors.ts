@@ -86,6 +86,25 @@ export type ProviderUnavailable = {
   readonly reason: string;
   readonly retryAfterMs?: number;
 };
+/** A provider-facing call on a record of another provider than the one this service serves. */
+export type ProviderMismatch = {
+  readonly type: "provider_mismatch";
+  readonly id: string;
+  readonly provider: string;
+  readonly servedProvider: string;
+};
+/** The price the customer would pay is above the ceiling the caller set; nothing was frozen. */
+export type PriceAboveMax = {
+  readonly type: "price_above_max";
+  readonly priceMinor: number;
+  readonly maxPriceMinor: number;
+};
+/** The catalog knows the provider and the service code is none of its codes; nothing was frozen. */
+export type UnknownServiceCode = {
+  readonly type: "unknown_service_code";
+  readonly service: string;
+  readonly provider: string;
+};
 /** The storage failed (a persistent conflict or a database error; `code` is the SQLSTATE). */
 export type StorageFailure = {
   readonly type: "storage_failure";
@@ -113,6 +132,9 @@ export type FesError =
   | ServiceDisabled
   | PurchaseFailed
   | ProviderUnavailable
+  | ProviderMismatch
+  | PriceAboveMax
+  | UnknownServiceCode
   | StorageFailure;
 
 /** Constructors, one per error type. */
@@ -189,6 +211,22 @@ export const errors = {
     retryAfterMs === undefined
       ? { type: "provider_unavailable", reason }
       : { type: "provider_unavailable", reason, retryAfterMs },
+  providerMismatch: (id: string, provider: string, servedProvider: string): ProviderMismatch => ({
+    type: "provider_mismatch",
+    id,
+    provider,
+    servedProvider,
+  }),
+  priceAboveMax: (priceMinor: number, maxPriceMinor: number): PriceAboveMax => ({
+    type: "price_above_max",
+    priceMinor,
+    maxPriceMinor,
+  }),
+  unknownServiceCode: (service: string, provider: string): UnknownServiceCode => ({
+    type: "unknown_service_code",
+    service,
+    provider,
+  }),
   storageFailure: (message: string, code?: string): StorageFailure =>
     code === undefined ? { type: "storage_failure", message } : { type: "storage_failure", message, code },
 } as const;

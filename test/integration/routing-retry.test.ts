@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { activationIdFor, derivedKey } from "../../src/fes/keys.js";
 import {
   type ActivationRecord,
   createCatalogCodeResolver,
@@ -110,7 +111,7 @@ describe("routing and the retry on another country after a timeout", () => {
         country: "ru",
       });
       expect(retry).toMatchObject({
-        id: `act:${original.id}:retry`,
+        id: activationIdFor(original.walletId, derivedKey(original.id, "retry"), 0),
         retryOf: original.id,
         walletId: original.walletId,
         countryCode: GOOD,

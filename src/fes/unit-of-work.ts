@@ -1,7 +1,7 @@
 import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { errors, type StorageFailure } from "../core/errors.js";
+import { InvariantViolation } from "../core/invariant.js";
 import { type Storage, StorageConflictError, type StorageTx } from "../storage/port.js";
-import { errors, type StorageFailure } from "./errors.js";
-import { InvariantViolation } from "./invariant.js";
 
 /** Carries an `Err` out of a storage transaction so that the adapter rolls back exactly as for a throw. */
 class Rollback<E> {
@@ -34,6 +34,8 @@ export function runUnit<T, E>(
         if (e instanceof Rollback) return err(e.error as E);
         if (e instanceof InvariantViolation) throw e;
         if (e instanceof StorageConflictError) {
+          // A provider id another record owns stays taken on a rerun: reported at once, by its guard.
+          if (e.guard.endsWith("_provider_id")) return err(errors.storageFailure(e.message, e.guard));
           if (tries < MAX_CONFLICT_RETRIES) continue;
           return err(errors.storageFailure(`conflict persisted after ${tries + 1} attempts: ${e.guard}`));
         }
