@@ -388,6 +388,7 @@ export function matchPendingPeriods(
   providerEndMs: number,
 ): { confirmed: string[]; released: string[] } {
   const pending = r.periods.filter((p) => p.state === "pending");
+  // Our end is the one the paid periods account for (see the machine's `extend_confirmed`).
   const extraMs = providerEndMs - (r.endsAtMs ?? providerEndMs);
   const toleranceMs = 60_000;
   const n = pending.length;

@@ -182,7 +182,9 @@ export function transitionRental(
       return ok({
         next: {
           ...r,
-          endsAtMs: Math.max(event.endsAtMs, r.endsAtMs ?? 0),
+          // The end the paid periods account for: the provider's answer to this extension may already cover an
+          // earlier one whose answer was lost, which is decided apart from the provider's own end.
+          endsAtMs: r.endsAtMs === null ? event.endsAtMs : r.endsAtMs + period.hours * 3_600_000,
           lastActiveAtMs: Math.max(now, r.lastActiveAtMs ?? 0),
           priceMinor: r.priceMinor + period.priceMinor,
           costMinor:
