@@ -329,15 +329,13 @@ export class FakeUpstream {
     return [...this.#activations.values()].map((a) => ({ ...a }));
   }
 
-  /** The status as the port sees it: `ended` for cancelled and expired, the last code for a finished one. */
+  /** The status as the port sees it (`ended` for cancelled, finished and expired alike). */
   status(id: string): Result2<ActivationStatus> {
     this.tick();
     const a = this.#activations.get(id);
     if (!a) return err({ type: "no_activation" });
-    const last = a.codes.at(-1);
-    // A completed activation still shows its code (as a V2 status does): only one without a code is just `ended`.
-    if (a.state === "finished" && last) return ok({ state: "code", code: last.code, text: last.text });
     if (a.state !== "waiting" && a.state !== "code") return ok({ state: "ended" });
+    const last = a.codes.at(-1);
     if (!last) return ok({ state: "waiting" });
     if (a.retryRequested) return ok({ state: "waiting_retry", previousCode: last.code });
     return ok({ state: "code", code: last.code, text: last.text });

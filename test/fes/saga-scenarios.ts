@@ -332,7 +332,24 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
     });
 
     it("bug 7: the last poll before a timeout sees the code the provider completed with", async () => {
-      const w = await fresh();
+      // The provider completed the activation with a code at its deadline; its status still shows that code (as a
+      // V2 status does for a completed activation).
+      const w = await fresh({
+        provider: (p, fake) => ({
+          ...p,
+          getActivationStatus: async (id) => {
+            const upstream = fake.upstream.activation(id);
+            const last = upstream?.codes.at(-1);
+            if (upstream?.state === "finished" && last !== undefined)
+              return {
+                isOk: () => true,
+                isErr: () => false,
+                value: { state: "code", code: last.code, text: null },
+              } as never;
+            return p.getActivationStatus(id);
+          },
+        }),
+      });
       const a = await buy(w.fes, "a");
       w.clock.advance(19 * MIN);
       await w.fake.control.deliverCode(a.providerActivationId!, "5555");
