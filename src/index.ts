@@ -67,6 +67,8 @@ export type {
   InputIssue,
   InsufficientFunds,
   InvalidInput,
+  PriceAboveMax,
+  ProviderMismatch,
   ProviderUnavailable,
   PurchaseFailed,
   RentalNotFound,
@@ -76,6 +78,7 @@ export type {
   StorageFailure,
   TooEarlyToCancel,
   TransitionNotAllowed,
+  UnknownServiceCode,
   WalletExists,
   WalletNotFound,
 } from "./core/errors.js";
@@ -104,10 +107,10 @@ export type {
   WalletRecord,
 } from "./core/records.js";
 export { isPlatformAccountId, platformAccountId } from "./core/records.js";
-export { runUnit } from "./core/unit-of-work.js";
-export type { ActivationStepError, BuyActivationError } from "./fes/activation-ops.js";
+export type { ActivationStepError, BuyActivationError, BuyActivationInput } from "./fes/activation-ops.js";
 export type { CodeResolver, CountryRouter, ServiceGate } from "./fes/context.js";
-export type { RentalPurchaseError, RentalStepError } from "./fes/rental-ops.js";
+export type { FesEvent, FesObserver } from "./fes/observer.js";
+export type { BuyRentalInput, RentalPurchaseError, RentalStepError } from "./fes/rental-ops.js";
 export {
   actorSchema,
   codeSchema,
@@ -118,7 +121,8 @@ export {
 } from "./fes/schemas.js";
 export type { Fes, FesConfig } from "./fes/service.js";
 export { createFes } from "./fes/service.js";
-export type { SweepReport } from "./fes/sweep.js";
+export type { SweepFailure, SweepReport } from "./fes/sweep.js";
+export { runUnit } from "./fes/unit-of-work.js";
 export type {
   HoldResolutionResult,
   MoneyMoved,
@@ -146,6 +150,8 @@ export type {
   RentalOutcome,
 } from "./policy/refund.js";
 export { createRefundPolicy, defaultRefundPolicy, refundPolicyOptionsSchema } from "./policy/refund.js";
+export type { WaitTimeDecision, WaitTimePolicy, WaitTimeQuery } from "./policy/wait-time.js";
+export { providerLifetimeWaitTime } from "./policy/wait-time.js";
 export type {
   ActivationStatus,
   ActiveActivation,

@@ -130,6 +130,28 @@ export type ProviderUnavailable = {
   /** What failed underneath, short and without secrets (`network: connect ECONNREFUSED 127.0.0.1:8080`). */
   readonly cause?: string;
 };
+/** A provider-facing call on a record of another provider than the one this service serves. */
+export type ProviderMismatch = {
+  readonly type: "provider_mismatch";
+  readonly message: string;
+  readonly id: string;
+  readonly provider: string;
+  readonly servedProvider: string;
+};
+/** The price the customer would pay is above the ceiling the caller set; nothing was frozen. */
+export type PriceAboveMax = {
+  readonly type: "price_above_max";
+  readonly message: string;
+  readonly priceMinor: number;
+  readonly maxPriceMinor: number;
+};
+/** The catalog knows the provider and the service code is none of its codes; nothing was frozen. */
+export type UnknownServiceCode = {
+  readonly type: "unknown_service_code";
+  readonly message: string;
+  readonly service: string;
+  readonly provider: string;
+};
 /** The storage failed (a persistent conflict or a database error; `code` is the SQLSTATE). */
 export type StorageFailure = {
   readonly type: "storage_failure";
@@ -157,6 +179,9 @@ export type FesError =
   | ServiceDisabled
   | PurchaseFailed
   | ProviderUnavailable
+  | ProviderMismatch
+  | PriceAboveMax
+  | UnknownServiceCode
   | StorageFailure;
 
 /** Constructors, one per error type. Each sets a one-line `message`: what happened and what to do. */
@@ -298,6 +323,28 @@ export const errors = {
     reason,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(cause === undefined ? {} : { cause }),
+  }),
+  /** Builds `ProviderMismatch`: a provider-facing call on a record of another provider than this service's. */
+  providerMismatch: (id: string, provider: string, servedProvider: string): ProviderMismatch => ({
+    type: "provider_mismatch",
+    message: `${JSON.stringify(id)} belongs to provider ${JSON.stringify(provider)}; this service serves ${JSON.stringify(servedProvider)}: call the service of that provider`,
+    id,
+    provider,
+    servedProvider,
+  }),
+  /** Builds `PriceAboveMax`: the customer price is above the caller's ceiling; nothing was frozen. */
+  priceAboveMax: (priceMinor: number, maxPriceMinor: number): PriceAboveMax => ({
+    type: "price_above_max",
+    message: `the price is ${priceMinor}, above the ceiling of ${maxPriceMinor} (minor units); nothing was frozen: quote again`,
+    priceMinor,
+    maxPriceMinor,
+  }),
+  /** Builds `UnknownServiceCode`: the catalog knows the provider and not this service code; nothing was frozen. */
+  unknownServiceCode: (service: string, provider: string): UnknownServiceCode => ({
+    type: "unknown_service_code",
+    message: `${JSON.stringify(service)} is not a service code of ${JSON.stringify(provider)}; nothing was frozen`,
+    service,
+    provider,
   }),
   /** Builds `StorageFailure`: the storage failed (a persistent conflict or a database error; `code` is the SQLSTATE). */
   storageFailure: (message: string, code?: string): StorageFailure =>

@@ -76,6 +76,35 @@ export interface HoldRecord {
   readonly resolvedAtMs: number | null;
 }
 
+/**
+ * An end the service asked the provider for, recorded before the call: when the answer is lost, the end is decided
+ * from what the provider says happened and from this decision, never recomputed from the clock.
+ */
+export interface EndRequest {
+  /** What was asked: a cancel (a refunded cancel for a rental inside its window) or a finish. */
+  readonly event: "cancel" | "finish";
+  /** For a rental: whether the cancel was sent as a refunded cancel (inside the refund window when decided). */
+  readonly refunded: boolean;
+  /** When it was decided: a pro-rata finish is charged up to this moment. */
+  readonly atMs: number;
+  /** Who or what ended it, e.g. `customer`, `wait_time_policy`. */
+  readonly reason: string;
+}
+
+/** Prefix of the `failureReason` of a purchase the provider refused without executing it (e.g. a rate limit). */
+export const REFUSED_PREFIX = "refused:";
+
+/**
+ * True for a purchase the provider refused without executing it: nothing was bought, so it is no failure of the
+ * service and stays out of the health statistics.
+ */
+export function isRefusedPurchase(record: {
+  readonly state: string;
+  readonly failureReason: string | null;
+}): boolean {
+  return record.state === "failed" && record.failureReason?.startsWith(REFUSED_PREFIX) === true;
+}
+
 /** States of a one-time activation. */
 export type ActivationState =
   | "pending"
@@ -128,6 +157,8 @@ export interface ActivationRecord {
   readonly deadlineAtMs: number | null;
   /** Cashback paid for this activation (at most once). */
   readonly cashbackMinor: number;
+  /** The cancel asked of the provider, recorded before the call (`null` or absent when none). */
+  readonly endRequest?: EndRequest | null;
   readonly version: number;
 }
 
@@ -168,6 +199,10 @@ export interface RentalRecord {
   readonly startedAtMs: number | null;
   readonly endsAtMs: number | null;
   readonly endedAtMs: number | null;
+  /** The cancel or finish asked of the provider, recorded before the call (`null` or absent when none). */
+  readonly endRequest?: EndRequest | null;
+  /** The last moment the rental was known active upstream (a poll, an SMS, an extension); a revocation is charged up to it. */
+  readonly lastActiveAtMs?: number | null;
   readonly version: number;
 }
 

@@ -1,5 +1,11 @@
-import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import { type ActivationEvent, transitionActivation } from "../activation/machine.js";
+import { err, ok, type Result } from "neverthrow";
+import {
+  type ActivationEvent,
+  type ActivationTransitionError,
+  activationMachineState,
+  canActivation,
+  transitionActivation,
+} from "../activation/machine.js";
 import {
   type ActivationNotFound,
   type CurrencyMismatch,
@@ -7,31 +13,42 @@ import {
   type IdempotencyConflict,
   type InsufficientFunds,
   type InvalidInput,
+  type PriceAboveMax,
+  type ProviderMismatch,
   type ProviderUnavailable,
   type PurchaseFailed,
   type ServiceDisabled,
   type StorageFailure,
   type TooEarlyToCancel,
   type TransitionNotAllowed,
+  type UnknownServiceCode,
   type WalletNotFound,
 } from "../core/errors.js";
 import { activationHoldId } from "../core/ids.js";
-import { invariant } from "../core/invariant.js";
-import type { ActivationRecord } from "../core/records.js";
-import { readStorage } from "../core/unit-of-work.js";
-import type { ProviderFailure, Quote } from "../provider/port.js";
-import type { Loaded } from "../storage/port.js";
+import { type ActivationRecord, type EndRequest, isRefusedPurchase } from "../core/records.js";
+import type {
+  ActivationStatus,
+  ActiveActivation,
+  IssuedActivation,
+  ProviderFailure,
+  ProviderResult,
+  Quote,
+} from "../provider/port.js";
 import type { UnitPlan } from "../wallet/unit-plan.js";
+import { callProvider, type FesContext, ownRecord, parseInput, providerError } from "./context.js";
+import { activationIdFor, derivedKey } from "./keys.js";
 import {
-  callProvider,
-  type FesContext,
-  parseInput,
-  providerError,
-  runEntityStep,
-  runMoneyUnit,
-  validated,
-} from "./context.js";
+  type EndDecision,
+  type EndSpec,
+  type EntityKind,
+  loadRecord,
+  runEnd,
+  runPurchase,
+  type StepKey,
+  step,
+} from "./saga.js";
 import { activationActionInput, buyActivationInput, codeInput } from "./schemas.js";
+import { readStorage } from "./unit-of-work.js";
 
 /** Errors of a step on an existing activation. */
 export type ActivationStepError =
@@ -39,6 +56,7 @@ export type ActivationStepError =
   | TransitionNotAllowed
   | TooEarlyToCancel
   | IdempotencyConflict
+  | ProviderMismatch
   | StorageFailure;
 
 /** Errors of `buyActivation`. */
@@ -50,9 +68,45 @@ export type BuyActivationError =
   | InsufficientFunds
   | IdempotencyConflict
   | ServiceDisabled
+  | UnknownServiceCode
+  | PriceAboveMax
   | PurchaseFailed
   | ProviderUnavailable
   | StorageFailure;
+
+/** Input of `buyActivation`. */
+export interface BuyActivationInput {
+  readonly walletId: string;
+  readonly service: string;
+  /** A country code, or `"auto"` to let the router choose. */
+  readonly country: string;
+  readonly idempotencyKey: string;
+  /** The most the customer pays, in minor units: a higher price is refused before anything is frozen. */
+  readonly maxPriceMinor?: number;
+  readonly actor?: string;
+}
+
+/** The activation as the step runner sees it. */
+export const activationKind: EntityKind<
+  ActivationRecord,
+  ActivationEvent,
+  ActivationTransitionError,
+  ActivationNotFound
+> = {
+  kind: "activation",
+  loadOf: (id) => ({ activationId: id }),
+  fromLoaded: (loaded) => loaded.activation,
+  read: (ctx, id) => ctx.storage.read.getActivation(id),
+  notFound: errors.activationNotFound,
+  transition: (ctx, a, event, nowMs) =>
+    transitionActivation(a, event, {
+      nowMs,
+      policy: ctx.policy,
+      earlyCancelWindowMs: ctx.provider.capabilities.earlyCancelWindowMs,
+    }),
+  save: (plan, next, expectedVersion) => plan.saveActivation(next, expectedVersion),
+  audited: (a) => ({ state: a.state }),
+};
 
 /** A chosen offer: where to buy and at what customer price. */
 interface Offer {
@@ -70,318 +124,192 @@ const ROUTABLE: ReadonlySet<string> = new Set([
   "banned",
 ]);
 
-/** The activation operations of the service. */
-export function activationOperations(ctx: FesContext) {
-  const caps = ctx.provider.capabilities;
+/** One event on an activation by the system. */
+export function activationStep(
+  ctx: FesContext,
+  a: Pick<ActivationRecord, "id" | "walletId">,
+  event: ActivationEvent,
+  actor: string,
+) {
+  return step(ctx, activationKind, a, event, actor).map((s) => s.record);
+}
 
-  /**
-   * Applies one event to an activation in one unit of work: lock the wallet, reload the activation under the lock,
-   * run the pure transition, turn its effects into ledger steps, save with a version check.
-   */
-  const step = (
-    activation: Pick<ActivationRecord, "id" | "walletId">,
-    event: ActivationEvent,
-    actor: string,
-    idempotencyKey: string | null = null,
-    /** The operation and request the idempotency key is recorded under, when not the event itself. */
-    as?: { operation: string; request: unknown },
-  ): ResultAsync<ActivationRecord, ActivationStepError> =>
-    runEntityStep(ctx, {
-      kind: "activation",
-      entity: activation,
-      event,
-      actor,
-      idempotencyKey,
-      as,
-      compute: (plan, loaded) => applyEvent(plan, loaded, activation.id, event),
-      reload: load,
-    });
+/** The activation, or `activation_not_found`. */
+export function getActivation(ctx: FesContext, activationId: string) {
+  return loadRecord(ctx, activationKind, activationId);
+}
 
-  /** Records an idempotency key for a call whose outcome is the activation as it stands (nothing else written). */
-  const remember = (
-    a: ActivationRecord,
-    key: string | null,
-    actor: string,
-    as: { operation: string; request: unknown },
-  ): ResultAsync<ActivationRecord, ActivationStepError> =>
-    key === null
-      ? load(a.id)
-      : runMoneyUnit(ctx, {
-          operation: as.operation,
-          request: as.request,
-          idempotencyKey: key,
-          walletIds: [a.walletId],
-          unitKey: `${a.id}@remember`,
-          actor,
-          load: { activationId: a.id },
-          compute: (_plan, loaded) =>
-            loaded.activation === undefined ? err(errors.activationNotFound(a.id)) : ok(loaded.activation),
-        }).andThen((o) => (o.replayed ? load(a.id) : okAsync(o.value)));
+/** A purchase that ended without a number is an error for the caller; the record stays for the statistics. */
+function asPurchaseResult(a: ActivationRecord): Result<ActivationRecord, PurchaseFailed> {
+  return a.state === "failed" ? err(errors.purchaseFailed(a.id, a.failureReason ?? "failed")) : ok(a);
+}
 
-  const applyEvent = (
-    plan: UnitPlan,
-    loaded: Loaded,
-    activationId: string,
-    event: ActivationEvent,
-  ): Result<ActivationRecord, ActivationNotFound | TransitionNotAllowed | TooEarlyToCancel> => {
-    const a = loaded.activation;
-    if (a === undefined) return err(errors.activationNotFound(activationId));
-    plan.rekey(`${a.id}@v${a.version}`);
-    const t = transitionActivation(a, event, {
-      nowMs: plan.nowMs,
-      policy: ctx.policy,
-      earlyCancelWindowMs: caps.earlyCancelWindowMs,
-    });
-    if (t.isErr()) return err(t.error);
-    const { next, effects } = t.value;
-    if (next === a) return ok(a);
-    for (const effect of effects) {
-      switch (effect.type) {
-        case "hold.settle": {
-          const hold = loaded.holds.find((h) => h.id === effect.holdId);
-          invariant(hold !== undefined, `activation ${a.id} has no hold ${effect.holdId}`);
-          const settled = plan.settle(hold, effect.amountMinor);
-          invariant(settled.isOk(), `activation ${a.id}: hold ${hold.id} could not be resolved`);
-          break;
-        }
-        case "wallet.cashback": {
-          const paid = plan.post(
-            "cashback",
-            a.walletId,
-            "credit",
-            "promotions",
-            effect.amountMinor,
-            a.id,
-            "timeout cashback",
-          );
-          invariant(paid.isOk(), "a credit cannot fail");
-          break;
-        }
-        case "late_code":
-          plan.audit("activation.late_code", "activation", a.id, null, { code: effect.code });
-          break;
+function canonical(ctx: FesContext, service: string, country: string) {
+  const c = ctx.resolveCodes?.({ provider: ctx.providerName, service, country });
+  return { service: c?.service ?? service, country: c?.country ?? country };
+}
+
+function quoteError(f: ProviderFailure, id: string): PurchaseFailed | ProviderUnavailable {
+  if (f.class === "declined" && ROUTABLE.has(f.reason)) return errors.purchaseFailed(id, f.reason);
+  if (f.class === "declined" && f.reason === "unknown_service")
+    return errors.purchaseFailed(id, "unknown_service");
+  return providerError(f);
+}
+
+/** Finds where to buy: the country asked for, or the router's candidates for `auto`, skipping disabled ones. */
+async function chooseOffer(
+  ctx: FesContext,
+  req: { service: string; country: string },
+  walletCurrency: string,
+  activationId: string,
+): Promise<Result<Offer, InvalidInput | ServiceDisabled | PurchaseFailed | ProviderUnavailable>> {
+  const auto = req.country === "auto";
+  if (auto && ctx.route === undefined) {
+    return err(
+      errors.invalidInput([{ path: "country", message: 'country "auto" needs a router in the config' }]),
+    );
+  }
+  const candidates = auto
+    ? (ctx.route?.({ service: req.service, excludeCountries: [] }) ?? [])
+    : [req.country];
+  let last: PurchaseFailed | ServiceDisabled | ProviderUnavailable = errors.serviceDisabled(
+    req.service,
+    req.country,
+    "no country available",
+  );
+  for (const country of candidates) {
+    const gate = ctx.gate?.(canonical(ctx, req.service, country)) ?? { enabled: true as const };
+    if (!gate.enabled) {
+      last = errors.serviceDisabled(req.service, country, gate.reason);
+    } else {
+      const quoted = await callProvider(ctx, "quote", {}, () =>
+        ctx.provider.quote({ service: req.service, country }),
+      );
+      if (quoted.isErr()) last = quoteError(quoted.error, activationId);
+      else if (quoted.value.stock <= 0) last = errors.purchaseFailed(activationId, "no_numbers");
+      else {
+        const price = ctx.pricing({
+          kind: "activation",
+          service: req.service,
+          country,
+          providerPrice: quoted.value.price,
+          providerCurrency: quoted.value.currency,
+          walletCurrency,
+        });
+        if (price.isOk()) return ok({ country, quote: quoted.value, ...price.value });
+        last = errors.purchaseFailed(activationId, price.error.type);
       }
     }
-    plan.saveActivation(next, a.version);
-    plan.audit(`activation.${event.type}`, "activation", a.id, { state: a.state }, { state: next.state });
-    return ok({ ...next, version: a.version + 1 });
-  };
+    if (!auto) break;
+  }
+  return err(last);
+}
 
-  const load = (activationId: string): ResultAsync<ActivationRecord, ActivationNotFound | StorageFailure> =>
-    readStorage(() => ctx.storage.read.getActivation(activationId)).andThen((a) =>
-      a === undefined ? errAsync(errors.activationNotFound(activationId)) : okAsync(a),
-    );
+/** The deadline of an issued activation: issue + the wait-time policy's wait, clamped to the provider's rules. */
+function deadlineOf(ctx: FesContext, a: ActivationRecord, issued: IssuedActivation, nowMs: number): number {
+  const caps = ctx.provider.capabilities;
+  const providerEnd = issued.endsAtMs ?? nowMs + caps.activationLifetimeMs;
+  const lifetimeMs = Math.max(0, providerEnd - nowMs);
+  const { waitMs } = ctx.waitTime.decide({
+    activationId: a.id,
+    service: a.service ?? a.serviceCode,
+    country: a.country ?? a.countryCode,
+    provider: ctx.providerName,
+    issuedAtMs: nowMs,
+    lifetimeMs,
+    earlyCancelWindowMs: caps.earlyCancelWindowMs,
+  });
+  const wait = Number.isFinite(waitMs) ? waitMs : lifetimeMs;
+  return nowMs + Math.min(lifetimeMs, Math.max(caps.earlyCancelWindowMs, wait));
+}
 
-  const findActivation = (input: {
-    activationId?: string | undefined;
-    providerActivationId?: string | undefined;
-  }) =>
-    (input.activationId !== undefined
-      ? readStorage(() => ctx.storage.read.getActivation(input.activationId!))
-      : readStorage(() => ctx.storage.read.findActivationByProviderId(caps.name, input.providerActivationId!))
-    ).andThen((a) =>
-      a === undefined
-        ? errAsync(errors.activationNotFound(input.activationId ?? input.providerActivationId ?? ""))
-        : okAsync(a),
-    );
+/** What can refuse a purchase before anything is frozen. */
+type PrepareError =
+  | StorageFailure
+  | WalletNotFound
+  | InvalidInput
+  | ServiceDisabled
+  | PurchaseFailed
+  | ProviderUnavailable
+  | PriceAboveMax;
 
-  /** A purchase that ended without a number is an error for the caller; the record stays for the statistics. */
-  const asPurchaseResult = (a: ActivationRecord): Result<ActivationRecord, PurchaseFailed> =>
-    a.state === "failed" ? err(errors.purchaseFailed(a.id, a.failureReason ?? "failed")) : ok(a);
-
-  /** Finds where to buy: the country asked for, or the router's candidates for `auto`, skipping disabled ones. */
-  const chooseOffer = (
-    req: { service: string; country: string },
-    walletCurrency: string,
-    activationId: string,
-  ): ResultAsync<Offer, InvalidInput | ServiceDisabled | PurchaseFailed | ProviderUnavailable> => {
-    const auto = req.country === "auto";
-    if (auto && ctx.route === undefined) {
-      return errAsync(
-        errors.invalidInput([{ path: "country", message: 'country "auto" needs a router in the config' }]),
-      );
-    }
-    const candidates = auto
-      ? (ctx.route?.({ service: req.service, excludeCountries: [] }) ?? [])
-      : [req.country];
-    const tryFrom = (
-      i: number,
-      last: PurchaseFailed | ServiceDisabled | ProviderUnavailable,
-    ): ResultAsync<Offer, ServiceDisabled | PurchaseFailed | ProviderUnavailable> => {
-      const country = candidates[i];
-      if (country === undefined) return errAsync(last);
-      const next = (e: PurchaseFailed | ServiceDisabled | ProviderUnavailable) =>
-        auto ? tryFrom(i + 1, e) : errAsync(e);
-      const gate = ctx.gate?.(canonical(req.service, country)) ?? { enabled: true as const };
-      if (!gate.enabled) return next(errors.serviceDisabled(req.service, country, gate.reason));
-      return callProvider(() => ctx.provider.quote({ service: req.service, country }))
-        .orElse((f) => errAsync(quoteError(f, activationId)))
-        .andThen((quote) => {
-          if (quote.stock <= 0) return errAsync(errors.purchaseFailed(activationId, "no_numbers"));
-          const price = ctx.pricing({
-            kind: "activation",
-            service: req.service,
-            country,
-            providerPrice: quote.price,
-            providerCurrency: quote.currency,
-            walletCurrency,
-          });
-          return price.isErr()
-            ? errAsync(errors.purchaseFailed(activationId, price.error.type))
-            : okAsync({ country, quote, ...price.value });
-        })
-        .orElse((e) => next(e));
-    };
-    return tryFrom(0, errors.serviceDisabled(req.service, req.country, "no country available"));
-  };
-
-  const quoteError = (f: ProviderFailure, id: string): PurchaseFailed | ProviderUnavailable =>
-    f.class === "declined" && ROUTABLE.has(f.reason) ? errors.purchaseFailed(id, f.reason) : providerError(f);
-
-  const canonical = (service: string, country: string) => {
-    const c = ctx.resolveCodes?.({ provider: caps.name, service, country });
-    return { service: c?.service ?? service, country: c?.country ?? country };
-  };
-
-  /** Steps 2 and 3 of the purchase saga: ask the provider, then record the number or the failure. */
-  const execute = (
-    a: ActivationRecord,
-    offer: Offer,
-    actor: string,
-  ): ResultAsync<ActivationRecord, BuyActivationError> =>
-    callProvider(() =>
-      ctx.provider.buyActivation({
-        service: a.serviceCode,
-        country: a.countryCode,
-        maxPrice: offer.quote.price,
-        orderId: a.id,
-      }),
-    )
-      .andThen((issued) => {
-        const nowMs = ctx.clock.now();
-        const cost =
-          issued.cost === null
-            ? undefined
-            : ctx.pricing({
-                kind: "activation",
-                service: a.serviceCode,
-                country: a.countryCode,
-                providerPrice: issued.cost,
-                providerCurrency: issued.currency ?? offer.quote.currency,
-                walletCurrency: a.currency,
-              });
-        return step(
-          a,
-          {
-            type: "issued",
-            providerActivationId: issued.providerActivationId,
-            phone: issued.phone,
-            costMinor: cost?.isOk() ? cost.value.costMinor : offer.costMinor,
-            deadlineAtMs: issued.endsAtMs ?? nowMs + caps.activationLifetimeMs,
-          },
-          actor,
-        ).orElse((e) =>
-          e.type === "transition_not_allowed"
-            ? // The answer came after the sweeper had already decided this purchase.
-              load(a.id).andThen((current) => settleLateAnswer(current, issued.providerActivationId))
-            : errAsync(e),
-        );
-      })
-      .orElse((e) => {
-        if ("class" in e) {
-          // An unknown outcome is never retried: the activation stays pending and the sweeper reconciles it.
-          if (e.class === "unknown") return load(a.id);
-          return step(
-            a,
-            { type: "purchase_failed", reason: e.class === "declined" ? e.reason : `${e.class}:${e.reason}` },
-            actor,
-          );
-        }
-        return errAsync(e);
-      })
-      .andThen((r) => asPurchaseResult(r));
-
-  /**
-   * A purchase answered after the sweeper already decided it: reconciled to this number, the answer agrees; released
-   * as lost (or given another number), the number just bought belongs to nobody, so it is cancelled upstream (the
-   * platform's money comes back) and the purchase stays as decided.
-   */
-  const settleLateAnswer = (current: ActivationRecord, providerActivationId: string) =>
-    current.providerActivationId === providerActivationId
-      ? okAsync(current)
-      : callProvider(() => ctx.provider.cancelActivation(providerActivationId))
-          .orElse(() => okAsync(undefined))
-          .map(() => current);
-
-  /** Buys an activation: freeze, buy from the provider, then waiting or failed (released). `country: "auto"` routes. */
-  const buyActivation = (
-    input: { walletId: string; service: string; country: string; idempotencyKey: string; actor?: string },
-    retryOf: ActivationRecord | null = null,
-  ): ResultAsync<ActivationRecord, BuyActivationError> =>
-    parseInput(buyActivationInput, input).asyncAndThen((req) => {
-      const activationId = `act:${req.idempotencyKey}`;
-      const actor = req.actor ?? `customer:${req.walletId}`;
-      const replayOrNew = readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey));
-      return replayOrNew.andThen((stored): ResultAsync<ActivationRecord, BuyActivationError> => {
-        if (stored !== undefined) {
-          // Same key again: the stored purchase, without asking the provider twice.
-          return runMoneyUnit(ctx, purchaseUnit(req, activationId, actor, null, retryOf)).andThen(() =>
-            load(activationId).andThen(asPurchaseResult),
-          );
-        }
-        return readStorage(() => ctx.storage.read.getWallet(req.walletId))
-          .andThen((w) => (w === undefined ? errAsync(errors.walletNotFound(req.walletId)) : okAsync(w)))
-          .andThen((w) => chooseOffer(req, w.currency, activationId))
-          .andThen((offer) =>
-            runMoneyUnit(ctx, purchaseUnit(req, activationId, actor, offer, retryOf)).andThen((o) =>
-              o.replayed
-                ? load(activationId).andThen(asPurchaseResult)
-                : load(activationId).andThen((a) => execute(a, offer, actor)),
-            ),
-          );
-      });
-    });
-
-  /** Step 1 of the purchase saga: freeze the price and record the `pending` activation. */
-  const purchaseUnit = (
-    req: { walletId: string; service: string; country: string; idempotencyKey: string },
-    activationId: string,
-    actor: string,
-    offer: Offer | null,
-    retryOf: ActivationRecord | null,
-  ) => ({
+/** Buys an activation: reserve, call the provider once, record the number or the failure. */
+export async function buyActivation(
+  ctx: FesContext,
+  input: BuyActivationInput,
+  retryOf: ActivationRecord | null = null,
+): Promise<Result<ActivationRecord, BuyActivationError>> {
+  const parsed = parseInput(buyActivationInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const actor = req.actor ?? `customer:${req.walletId}`;
+  const known = ctx.resolveCodes?.({
+    provider: ctx.providerName,
+    service: req.service,
+    country: req.country,
+  });
+  if (known?.unknownService === true) return err(errors.unknownServiceCode(req.service, ctx.providerName));
+  const bought = await runPurchase<
+    ActivationRecord,
+    ActivationEvent,
+    ActivationTransitionError,
+    ActivationNotFound,
+    WalletNotFound | InsufficientFunds | ProviderUnavailable,
+    IssuedActivation,
+    Offer,
+    PrepareError
+  >(ctx, {
+    kind: activationKind,
     operation: "activation.buy",
+    providerCall: "buyActivation",
     request: {
       walletId: req.walletId,
       service: req.service,
       country: req.country,
       retryOf: retryOf?.id ?? null,
+      maxPriceMinor: req.maxPriceMinor,
     },
-    idempotencyKey: req.idempotencyKey,
-    walletIds: [req.walletId],
-    unitKey: `${activationId}@v0`,
+    walletId: req.walletId,
+    key: req.idempotencyKey,
     actor,
-    compute: (
-      plan: UnitPlan,
-      loaded: Loaded,
-    ): Result<{ activationId: string }, WalletNotFound | InsufficientFunds | ProviderUnavailable> => {
+    loadFor: () => ({}),
+    prepare: async (): Promise<Result<Offer, PrepareError>> => {
+      const w = await readStorage(() => ctx.storage.read.getWallet(req.walletId));
+      if (w.isErr()) return err(w.error);
+      if (w.value === undefined) return err(errors.walletNotFound(req.walletId));
+      const offer = await chooseOffer(
+        ctx,
+        req,
+        w.value.currency,
+        activationIdFor(req.walletId, req.idempotencyKey, 0),
+      );
+      if (offer.isErr()) return err(offer.error);
+      if (req.maxPriceMinor !== undefined && offer.value.priceMinor > req.maxPriceMinor)
+        return err(errors.priceAboveMax(offer.value.priceMinor, req.maxPriceMinor));
+      return ok(offer.value);
+    },
+    reserve: (plan: UnitPlan, loaded, attempt, offer) => {
       const w = loaded.wallets.find((x) => x.id === req.walletId);
       if (w === undefined) return err(errors.walletNotFound(req.walletId));
-      // A replayed key never gets here without an offer; a first call always has one.
-      if (offer === null) return err(errors.providerUnavailable("purchase state lost: retry"));
-      const holdId = activationHoldId(activationId);
+      if (offer === undefined) return err(errors.providerUnavailable("purchase state lost: retry"));
+      const id = activationIdFor(req.walletId, req.idempotencyKey, attempt);
+      const holdId = activationHoldId(id);
       const frozen = plan.freeze(req.walletId, {
         id: holdId,
         amountMinor: offer.priceMinor,
         ownerType: "activation",
-        ownerId: activationId,
+        ownerId: id,
       });
       if (frozen.isErr()) return err(frozen.error);
-      const names = ctx.resolveCodes?.({ provider: caps.name, service: req.service, country: offer.country });
+      const names = ctx.resolveCodes?.({
+        provider: ctx.providerName,
+        service: req.service,
+        country: offer.country,
+      });
       const record: ActivationRecord = {
-        id: activationId,
+        id,
         walletId: req.walletId,
-        provider: caps.name,
+        provider: ctx.providerName,
         providerActivationId: null,
         serviceCode: req.service,
         countryCode: offer.country,
@@ -404,203 +332,432 @@ export function activationOperations(ctx: FesContext) {
         closedAtMs: null,
         deadlineAtMs: null,
         cashbackMinor: 0,
+        endRequest: null,
         version: 1,
       };
       plan.saveActivation(record, null);
-      plan.audit("activation.buy", "activation", activationId, null, {
+      plan.audit("activation.buy", "activation", id, null, {
         state: "pending",
         priceMinor: offer.priceMinor,
       });
-      return ok({ activationId });
+      return ok({ id, holdId });
+    },
+    refused: (a) => isRefusedPurchase(a),
+    call: (_handle, a, offer) =>
+      ctx.provider.buyActivation({
+        service: a.serviceCode,
+        country: a.countryCode,
+        maxPrice: offer.quote.price,
+        orderId: a.id,
+      }),
+    issued: (_handle, issued, nowMs, a, offer) => {
+      const cost =
+        issued.cost === null
+          ? undefined
+          : ctx.pricing({
+              kind: "activation",
+              service: a.serviceCode,
+              country: a.countryCode,
+              providerPrice: issued.cost,
+              providerCurrency: issued.currency ?? offer.quote.currency,
+              walletCurrency: a.currency,
+            });
+      return {
+        type: "issued",
+        providerActivationId: issued.providerActivationId,
+        phone: issued.phone,
+        costMinor: cost?.isOk() ? cost.value.costMinor : offer.costMinor,
+        deadlineAtMs: deadlineOf(ctx, a, issued, nowMs),
+      };
+    },
+    failed: (_handle, reason) => ({ type: "purchase_failed", reason }),
+    lateAnswer: async (current, issued) => {
+      // Reconciled to this number, the answer agrees; released as lost (or given another number), the number just
+      // bought belongs to nobody, so it is cancelled upstream (the platform's money comes back).
+      if (current.providerActivationId === issued.providerActivationId) return;
+      await callProvider(ctx, "cancelActivation", { activationId: current.id }, () =>
+        ctx.provider.cancelActivation(issued.providerActivationId),
+      );
     },
   });
+  if (bought.isErr()) return err(bought.error);
+  if (bought.value.kind === "refused") return err(bought.value.error);
+  return asPurchaseResult(bought.value.record);
+}
 
-  /**
-   * After a timeout, buys once more on the router's next best country (key `<id>:retry`, `retryOf` set): the
-   * customer pays for at most one success, as the timed-out activation was released. `null` when not applicable.
-   */
-  const retryAfterTimeout = (
-    a: ActivationRecord,
-  ): ResultAsync<ActivationRecord | null, BuyActivationError> => {
-    if (!ctx.retryOnTimeout || a.state !== "timeout" || a.retryOf !== null) return okAsync(null);
-    const next = ctx.route?.({
-      service: a.service ?? a.serviceCode,
-      excludeCountries: [a.country ?? a.countryCode, a.countryCode],
-    })[0];
-    if (next === undefined) return okAsync(null);
-    return buyActivation(
-      {
-        walletId: a.walletId,
-        service: a.serviceCode,
-        country: next,
-        idempotencyKey: `${a.id}:retry`,
-        actor: "system:retry",
-      },
-      a,
-    );
-  };
+/** What an activation end may answer besides the record. */
+type EndError = ProviderUnavailable | TooEarlyToCancel;
 
+/**
+ * The cancel of an activation, as an end spec: the recorded request (a customer's or the wait-time policy's) is
+ * sent upstream; a code that arrived meanwhile wins (the cancel becomes a settle); a provider that cannot say what
+ * happened leaves the activation as it is, its request recorded, for the sweeper.
+ */
+function cancelSpec(
+  ctx: FesContext,
+  request: EndRequest | null,
+): EndSpec<ActivationRecord, ActivationEvent, void, ActivationStatus, EndError> {
+  const caps = ctx.provider.capabilities;
   return {
-    step,
-    load,
-    buyActivation,
-    retryAfterTimeout,
-
-    /**
-     * Records a code (from a poll or a webhook). Duplicates are ignored; a code after the activation ended is
-     * recorded as a late code and never charged.
-     */
-    onCode(input: {
-      activationId?: string;
-      providerActivationId?: string;
-      code: string;
-      /** When the code reached the provider (a webhook's `receivedAt`); default: now. */
-      receivedAtMs?: number;
-      actor?: string;
-    }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError> {
-      return parseInput(codeInput, input).asyncAndThen((req) =>
-        findActivation(req).andThen((a) =>
-          step(
-            a,
-            { type: "code", code: req.code, receivedAtMs: req.receivedAtMs ?? ctx.clock.now() },
-            req.actor ?? "provider",
-          ),
-        ),
-      );
+    name: "activation.cancel",
+    request: request === null ? null : { type: "cancel_requested", request },
+    send: (a) => ({
+      name: "cancelActivation",
+      call: () => ctx.provider.cancelActivation(a.providerActivationId ?? ""),
+    }),
+    onAnswer: (_a, answer): EndDecision<ActivationEvent, EndError> => {
+      if (answer.isOk()) return { kind: "record", events: [{ type: "cancel" }] };
+      const f = answer.error;
+      if (f.class === "declined" && f.reason === "code_received") {
+        const codes = f.codes !== undefined && f.codes.length > 0 ? f.codes : ["(code withheld by provider)"];
+        return { kind: "record", events: codes.map((code) => ({ type: "code", code })) };
+      }
+      if (f.class === "declined" && f.reason === "early_cancel")
+        return { kind: "defer", error: errors.tooEarlyToCancel(f.retryAfterMs ?? caps.earlyCancelWindowMs) };
+      // Gone upstream, or no clear answer: it may have completed with a code never seen here. Ask.
+      return { kind: "ask_status" };
     },
-
-    /**
-     * Polls the provider: records a new code, or ends an activation the provider ended without one (expired
-     * before our deadline, timeout after it). `ended` upstream never by itself proves a refund: a code seen wins.
-     */
-    pollActivation(
-      activationId: string,
-    ): ResultAsync<ActivationRecord, ActivationStepError | ProviderUnavailable> {
-      return load(activationId).andThen((a) => {
-        if ((a.state !== "waiting" && a.state !== "received") || a.providerActivationId === null)
-          return okAsync(a);
-        return callProvider(() => ctx.provider.getActivationStatus(a.providerActivationId!))
-          .mapErr(providerError)
-          .andThen((status): ResultAsync<ActivationRecord, ActivationStepError | ProviderUnavailable> => {
-            if (status.state === "code") return step(a, { type: "code", code: status.code }, "system:poll");
-            if (status.state === "ended" && a.state === "waiting") {
-              // Ended at or after our deadline is a timeout, and a timeout is retried whoever notices it first.
-              return step(a, { type: "provider_ended", reason: "provider_ended" }, "system:poll").andThen(
-                (ended) =>
-                  retryAfterTimeout(ended)
-                    .map(() => ended)
-                    .orElse(() => okAsync(ended)),
-              );
-            }
-            return okAsync(a);
-          });
-      });
-    },
-
-    /** Asks for another code on the same number (free); the activation stays `received`. */
-    requestAnotherCode(input: {
-      activationId: string;
-      actor?: string;
-    }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable> {
-      return parseInput(activationActionInput, input).asyncAndThen((req) =>
-        load(req.activationId).andThen((a) => {
-          if (a.state !== "received" || a.providerActivationId === null || a.closedAtMs !== null) {
-            return errAsync(
-              errors.transitionNotAllowed(a.closedAtMs !== null ? "closed" : a.state, "another_code"),
-            );
-          }
-          return callProvider(() => ctx.provider.requestAnotherCode(a.providerActivationId!))
-            .mapErr(providerError)
-            .map(() => a);
-        }),
-      );
-    },
-
-    /**
-     * Cancels an activation that has no code yet: refused inside the provider's early-cancel window with the time
-     * to wait. A code that arrives while the cancel is in flight wins: the result is the `received` activation.
-     */
-    cancelActivation(input: {
-      activationId: string;
-      idempotencyKey?: string;
-      actor?: string;
-    }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable> {
-      return validated(activationActionInput, input, async (req) => {
-        const found = await load(req.activationId);
-        if (found.isErr()) return err(found.error);
-        const a = found.value;
-        const actor = req.actor ?? `customer:${a.walletId}`;
-        const key = req.idempotencyKey ?? null;
-        const as = { operation: "activation.cancel", request: { activationId: a.id } };
-        if (key !== null) {
-          // A key already used replays (or conflicts) without asking the provider again.
-          const stored = await readStorage(() => ctx.storage.read.getIdempotency(key));
-          if (stored.isErr()) return err(stored.error);
-          if (stored.value !== undefined) return step(a, { type: "cancel" }, actor, key, as);
-        }
-        const dryRun = transitionActivation(
-          a,
-          { type: "cancel" },
-          { nowMs: ctx.clock.now(), policy: ctx.policy, earlyCancelWindowMs: caps.earlyCancelWindowMs },
-        );
-        if (dryRun.isErr()) return err(dryRun.error);
-        const id = a.providerActivationId ?? "";
-        const called = await callProvider(() => ctx.provider.cancelActivation(id));
-        let codes: readonly string[] = [];
-        if (called.isErr()) {
-          const f = called.error;
-          if (f.class === "declined" && f.reason === "code_received") {
-            codes = f.codes !== undefined && f.codes.length > 0 ? f.codes : ["(code withheld by provider)"];
-          } else if (f.class === "declined" && f.reason === "early_cancel") {
-            return err(errors.tooEarlyToCancel(f.retryAfterMs ?? caps.earlyCancelWindowMs));
-          } else if (f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found")) {
-            // Gone upstream: it may have completed with a code never seen here. Ask before releasing.
-            const status = await callProvider(() => ctx.provider.getActivationStatus(id));
-            if (status.isErr()) return err(providerError(status.error));
-            if (status.value.state === "code") codes = [status.value.code];
-          } else {
-            return err(providerError(f));
-          }
-        }
-        if (codes.length === 0) {
-          const cancelled = await step(a, { type: "cancel" }, actor, key, as);
-          // A code recorded meanwhile wins over the cancel: the answer is the received activation.
-          if (cancelled.isErr() && cancelled.error.type === "transition_not_allowed")
-            return remember(a, key, actor, as);
-          return cancelled;
-        }
-        // The code won while the cancel was in flight: the cancel becomes a settle.
-        let current = a;
-        for (const [i, code] of codes.entries()) {
-          const last = i === codes.length - 1;
-          const r = await step(
-            current,
-            { type: "code", code },
-            "provider:cancel",
-            last ? key : null,
-            last ? as : undefined,
-          );
-          if (r.isErr()) return err(r.error);
-          current = r.value;
-        }
-        return ok(current);
-      });
-    },
-
-    /** Finishes a received activation: the number stops being usable; the charge stands. */
-    finishActivation(input: {
-      activationId: string;
-      actor?: string;
-    }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError> {
-      return parseInput(activationActionInput, input).asyncAndThen((req) =>
-        load(req.activationId).andThen((a) => {
-          if (a.state !== "received") return errAsync(errors.transitionNotAllowed(a.state, "finish"));
-          // Finishing upstream is a courtesy; the money is already settled, so its failure changes nothing here.
-          return callProvider(() => ctx.provider.finishActivation(a.providerActivationId ?? ""))
-            .orElse(() => okAsync(undefined))
-            .andThen(() => step(a, { type: "finish" }, req.actor ?? `customer:${a.walletId}`));
-        }),
-      );
-    },
+    readStatus: (a) => ctx.provider.getActivationStatus(a.providerActivationId ?? ""),
+    fromStatus: (_a, status) => decideFromStatus(status, "cancel_not_confirmed"),
   };
+}
+
+/** An end decided from the activation's status upstream: a code settles, an end ends, anything else waits. */
+function decideFromStatus(
+  status: ProviderResult<ActivationStatus>,
+  waitingReason: string,
+): EndDecision<ActivationEvent, EndError> {
+  if (status.isErr()) return { kind: "defer", error: providerError(status.error) };
+  switch (status.value.state) {
+    case "code":
+      return { kind: "record", events: [{ type: "code", code: status.value.code }] };
+    case "ended":
+      return { kind: "record", events: [{ type: "provider_ended", reason: "provider_ended" }] };
+    default:
+      return { kind: "defer", error: errors.providerUnavailable(waitingReason) };
+  }
+}
+
+/** Finds an activation by id or by the provider's id (of the provider this service serves). */
+async function findActivation(
+  ctx: FesContext,
+  input: { activationId?: string | undefined; providerActivationId?: string | undefined },
+): Promise<Result<ActivationRecord, ActivationNotFound | StorageFailure>> {
+  if (input.activationId !== undefined) return getActivation(ctx, input.activationId);
+  const id = input.providerActivationId ?? "";
+  const found = await readStorage(() => ctx.storage.read.findActivationByProviderId(ctx.providerName, id));
+  if (found.isErr()) return err(found.error);
+  return found.value === undefined ? err(errors.activationNotFound(id)) : ok(found.value);
+}
+
+/** Loads an activation this service may act on upstream. */
+async function ownActivation(
+  ctx: FesContext,
+  activationId: string,
+): Promise<Result<ActivationRecord, ActivationNotFound | ProviderMismatch | StorageFailure>> {
+  const a = await getActivation(ctx, activationId);
+  return a.isErr() ? err(a.error) : ownRecord(ctx, a.value);
+}
+
+/**
+ * Records a code (from a poll or a webhook). Duplicates are ignored; a code after the activation ended is recorded
+ * as a late code and never charged.
+ */
+export async function onCode(
+  ctx: FesContext,
+  input: {
+    activationId?: string;
+    providerActivationId?: string;
+    code: string;
+    /** When the code reached the provider (a webhook's `receivedAt`); default: now. */
+    receivedAtMs?: number;
+    actor?: string;
+  },
+): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError>> {
+  const parsed = parseInput(codeInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const found = await findActivation(ctx, req);
+  if (found.isErr()) return err(found.error);
+  const own = ownRecord(ctx, found.value);
+  if (own.isErr()) return err(own.error);
+  return activationStep(
+    ctx,
+    own.value,
+    { type: "code", code: req.code, receivedAtMs: req.receivedAtMs ?? ctx.clock.now() },
+    req.actor ?? "provider",
+  );
+}
+
+/**
+ * After a timeout, buys once more on the router's next best country (a key derived from the activation, `retryOf`
+ * set): the customer pays for at most one success, as the timed-out activation was released. `null` when not
+ * applicable.
+ */
+export async function retryAfterTimeout(
+  ctx: FesContext,
+  a: ActivationRecord,
+): Promise<Result<ActivationRecord | null, BuyActivationError>> {
+  if (!ctx.retryOnTimeout || a.state !== "timeout" || a.retryOf !== null) return ok(null);
+  const next = ctx.route?.({
+    service: a.service ?? a.serviceCode,
+    excludeCountries: [a.country ?? a.countryCode, a.countryCode],
+  })[0];
+  if (next === undefined) return ok(null);
+  return buyActivation(
+    ctx,
+    {
+      walletId: a.walletId,
+      service: a.serviceCode,
+      country: next,
+      idempotencyKey: derivedKey(a.id, "retry"),
+      actor: "system:retry",
+    },
+    a,
+  );
+}
+
+/**
+ * Polls the provider: records a new code, or ends an activation the provider ended without one (expired before our
+ * deadline, timeout after it, cancelled when a cancel was recorded). `ended` upstream never by itself proves a
+ * refund: a code seen wins.
+ */
+export async function pollActivation(
+  ctx: FesContext,
+  activationId: string,
+): Promise<Result<ActivationRecord, ActivationStepError | ProviderUnavailable>> {
+  const own = await ownActivation(ctx, activationId);
+  if (own.isErr()) return err(own.error);
+  const a = own.value;
+  if ((a.state !== "waiting" && a.state !== "received") || a.providerActivationId === null) return ok(a);
+  const status = await callProvider(ctx, "getActivationStatus", { activationId: a.id }, () =>
+    ctx.provider.getActivationStatus(a.providerActivationId!),
+  );
+  if (status.isErr()) return err(providerError(status.error));
+  if (status.value.state === "code")
+    return activationStep(ctx, a, { type: "code", code: status.value.code }, "system:poll");
+  if (status.value.state === "ended" && a.state === "waiting") {
+    const ended = await activationStep(
+      ctx,
+      a,
+      { type: "provider_ended", reason: "provider_ended" },
+      "system:poll",
+    );
+    // A timeout is retried whoever notices it first.
+    if (ended.isOk()) await retryAfterTimeout(ctx, ended.value);
+    return ended;
+  }
+  return ok(a);
+}
+
+/** Asks for another code on the same number (free); the activation stays `received`. */
+export async function requestAnotherCode(
+  ctx: FesContext,
+  input: { activationId: string; actor?: string },
+): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable>> {
+  const parsed = parseInput(activationActionInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const own = await ownActivation(ctx, parsed.value.activationId);
+  if (own.isErr()) return err(own.error);
+  const a = own.value;
+  const state = activationMachineState(a);
+  if (!canActivation(state, "another_code") || a.providerActivationId === null)
+    return err(errors.transitionNotAllowed(state, "another_code"));
+  const asked = await callProvider(ctx, "requestAnotherCode", { activationId: a.id }, () =>
+    ctx.provider.requestAnotherCode(a.providerActivationId!),
+  );
+  return asked.isErr() ? err(providerError(asked.error)) : ok(a);
+}
+
+/**
+ * Cancels an activation that has no code yet: refused inside the provider's early-cancel window with the time to
+ * wait. The cancel is recorded before the provider call, so a lost answer is decided from it (never a timeout with
+ * cashback). A code that arrives while the cancel is in flight wins: the result is the `received` activation.
+ */
+export async function cancelActivation(
+  ctx: FesContext,
+  input: { activationId: string; idempotencyKey?: string; actor?: string },
+): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable>> {
+  const parsed = parseInput(activationActionInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const own = await ownActivation(ctx, req.activationId);
+  if (own.isErr()) return err(own.error);
+  const a = own.value;
+  const key: StepKey | null =
+    req.idempotencyKey === undefined
+      ? null
+      : { key: req.idempotencyKey, operation: "activation.cancel", request: { activationId: a.id } };
+  const request: EndRequest = { event: "cancel", refunded: true, atMs: ctx.clock.now(), reason: "customer" };
+  const ended = await runEnd(
+    ctx,
+    activationKind,
+    a,
+    cancelSpec(ctx, request),
+    req.actor ?? `customer:${a.walletId}`,
+    key,
+    (r) => r.state === "waiting",
+  );
+  // The caller asked to cancel: a refusal names that call, not the step that records it.
+  return ended.mapErr((e) =>
+    e.type === "transition_not_allowed" && e.event === "cancel_requested" ? { ...e, event: "cancel" } : e,
+  );
+}
+
+/** Finishes a received activation: the number stops being usable; the charge stands. */
+export async function finishActivation(
+  ctx: FesContext,
+  input: { activationId: string; actor?: string },
+): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError>> {
+  const parsed = parseInput(activationActionInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const own = await ownActivation(ctx, parsed.value.activationId);
+  if (own.isErr()) return err(own.error);
+  const a = own.value;
+  const state = activationMachineState(a);
+  if (!canActivation(state, "finish")) return err(errors.transitionNotAllowed(state, "finish"));
+  // Finishing upstream is a courtesy; the money is already settled, so its failure changes nothing here.
+  await callProvider(ctx, "finishActivation", { activationId: a.id }, () =>
+    ctx.provider.finishActivation(a.providerActivationId ?? ""),
+  );
+  return activationStep(ctx, a, { type: "finish" }, parsed.value.actor ?? `customer:${a.walletId}`);
+}
+
+/** What the sweeper did with one activation past its deadline (or with a lost cancel). */
+export type ActivationSweepOutcome =
+  | "timeout"
+  | "received"
+  | "cancelled"
+  | "expired"
+  | "deferred"
+  | "unchanged";
+
+/**
+ * The sweeper's end of an activation past its deadline, or whose recorded cancel lost its answer, decided from
+ * what the provider says: a code settles (also on the last poll); a recorded cancel is sent again and wins over the
+ * timeout; an activation the provider still holds past a deadline the wait-time policy shortened is cancelled
+ * upstream first; a provider that cannot be read defers the decision, for at most `providerGraceMs` past the
+ * deadline.
+ */
+export async function sweepActivation(
+  ctx: FesContext,
+  a: ActivationRecord,
+): Promise<
+  Result<{ record: ActivationRecord; outcome: ActivationSweepOutcome }, ActivationStepError | EndError>
+> {
+  const nowMs = ctx.clock.now();
+  const caps = ctx.provider.capabilities;
+  const pastGrace = a.deadlineAtMs !== null && nowMs >= a.deadlineAtMs + ctx.providerGraceMs;
+  const outcome = (r: ActivationRecord): ActivationSweepOutcome =>
+    r.state === "waiting"
+      ? "unchanged"
+      : r.state === "received"
+        ? "received"
+        : (r.state as ActivationSweepOutcome);
+  const finalStep = async () => {
+    const stepped = await activationStep(ctx, a, { type: "deadline" }, "system:sweep");
+    return stepped.map((record) => ({ record, outcome: outcome(record) }));
+  };
+  const ended = async (
+    r: Result<ActivationRecord, ActivationStepError | EndError | IdempotencyConflict | StorageFailure>,
+  ) => {
+    if (r.isOk()) return ok({ record: r.value, outcome: outcome(r.value) });
+    if (r.error.type === "provider_unavailable" || r.error.type === "too_early_to_cancel") {
+      if (pastGrace) return finalStep();
+      return ok({ record: a, outcome: "deferred" as const });
+    }
+    return err(r.error);
+  };
+  if (a.endRequest != null || a.providerActivationId === null) {
+    if (a.providerActivationId === null) return finalStep();
+    return ended(
+      await runEnd(ctx, activationKind, a, cancelSpec(ctx, null), "system:sweep", null, () => true),
+    );
+  }
+  const status = await callProvider(ctx, "getActivationStatus", { activationId: a.id }, () =>
+    ctx.provider.getActivationStatus(a.providerActivationId!),
+  );
+  if (status.isOk() && (status.value.state === "waiting" || status.value.state === "waiting_retry")) {
+    const shortened =
+      a.issuedAtMs !== null &&
+      a.deadlineAtMs !== null &&
+      a.deadlineAtMs < a.issuedAtMs + caps.activationLifetimeMs;
+    if (!shortened) return finalStep();
+    // The wait-time policy ended it before the provider would: cancel upstream first (a code meanwhile wins).
+    const request: EndRequest = { event: "cancel", refunded: true, atMs: nowMs, reason: "wait_time_policy" };
+    return ended(
+      await runEnd(ctx, activationKind, a, cancelSpec(ctx, request), "system:sweep", null, () => true),
+    );
+  }
+  const decision = decideFromStatus(status, "status_unreadable");
+  if (decision.kind !== "record") return ended(err(errors.providerUnavailable("status_unreadable")));
+  let current = a;
+  for (const event of decision.events) {
+    const stepped = await activationStep(ctx, current, event, "system:sweep");
+    if (stepped.isErr()) return err(stepped.error);
+    current = stepped.value;
+  }
+  return ok({ record: current, outcome: outcome(current) });
+}
+
+/**
+ * Reconciles a pending activation purchase against the provider's open activations: by order id where the
+ * provider keeps one; else by service, country and time — skipping numbers another record already owns, so two
+ * lost purchases of one pair each get their own. Not found: released.
+ */
+export async function reconcileActivation(
+  ctx: FesContext,
+  a: ActivationRecord,
+  listed: readonly ActiveActivation[],
+): Promise<Result<{ record: ActivationRecord; adopted: boolean }, ActivationStepError>> {
+  const caps = ctx.provider.capabilities;
+  const candidates = listed.filter(
+    (l) =>
+      l.orderId === a.id ||
+      (!caps.supportsOrderId &&
+        l.orderId === null &&
+        l.service === a.serviceCode &&
+        l.country === a.countryCode &&
+        (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs)),
+  );
+  let match: ActiveActivation | undefined;
+  for (const candidate of candidates) {
+    const taken = await readStorage(() =>
+      ctx.storage.read.findActivationByProviderId(ctx.providerName, candidate.providerActivationId),
+    );
+    if (taken.isErr()) return err(taken.error);
+    if (taken.value === undefined) {
+      match = candidate;
+      break;
+    }
+  }
+  if (match === undefined) {
+    const released = await activationStep(
+      ctx,
+      a,
+      { type: "purchase_failed", reason: "lost_purchase" },
+      "system:sweep",
+    );
+    return released.map((record) => ({ record, adopted: false }));
+  }
+  const issued = await activationStep(
+    ctx,
+    a,
+    {
+      type: "issued",
+      providerActivationId: match.providerActivationId,
+      phone: match.phone,
+      costMinor: a.costMinor,
+      deadlineAtMs: match.endsAtMs ?? a.createdAtMs + caps.activationLifetimeMs,
+    },
+    "system:sweep",
+  );
+  if (issued.isErr()) return err(issued.error);
+  let current = issued.value;
+  for (const code of match.codes) {
+    const coded = await activationStep(ctx, current, { type: "code", code }, "system:sweep");
+    if (coded.isErr()) return err(coded.error);
+    current = coded.value;
+  }
+  return ok({ record: current, adopted: true });
 }

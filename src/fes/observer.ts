@@ -1,4 +1,4 @@
-import type { SweepReport } from "./sweep.js";
+import type { SweepReport } from "./sweep-report.js";
 
 /**
  * What the service reports to an observer: every unit of work, every provider call and every sweep, with its name,

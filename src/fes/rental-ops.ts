@@ -1,38 +1,57 @@
-import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
+import { err, ok, type Result } from "neverthrow";
 import {
   type CurrencyMismatch,
   errors,
   type IdempotencyConflict,
   type InsufficientFunds,
   type InvalidInput,
+  type PriceAboveMax,
+  type ProviderMismatch,
   type ProviderUnavailable,
   type PurchaseFailed,
   type RentalNotFound,
   type ServiceDisabled,
   type StorageFailure,
   type TransitionNotAllowed,
+  type UnknownServiceCode,
   type WalletNotFound,
 } from "../core/errors.js";
 import { rentalHoldId } from "../core/ids.js";
-import { invariant } from "../core/invariant.js";
-import type { RentalRecord } from "../core/records.js";
-import { fingerprint, readStorage } from "../core/unit-of-work.js";
-import type { Quote } from "../provider/port.js";
+import { type EndRequest, isRefusedPurchase, REFUSED_PREFIX, type RentalRecord } from "../core/records.js";
+import type {
+  ActiveRental,
+  ExtendedRental,
+  HoursRange,
+  IssuedRental,
+  ProviderResult,
+  RentalStatus,
+} from "../provider/port.js";
 import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
-import type { Loaded } from "../storage/port.js";
-import type { UnitPlan } from "../wallet/unit-plan.js";
+import { callProvider, type FesContext, ownRecord, parseInput, providerError } from "./context.js";
+import { rentalIdFor } from "./keys.js";
 import {
-  callProvider,
-  type FesContext,
-  parseInput,
-  providerError,
-  runEntityStep,
-  runMoneyUnit,
-} from "./context.js";
+  applyEvent,
+  type EndDecision,
+  type EndSpec,
+  type EntityKind,
+  loadRecord,
+  runEnd,
+  runPurchase,
+  type StepKey,
+  step,
+} from "./saga.js";
 import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
+import { readStorage } from "./unit-of-work.js";
+
+const HOUR_MS = 3_600_000;
 
 /** Errors of a step on an existing rental. */
-export type RentalStepError = RentalNotFound | TransitionNotAllowed | IdempotencyConflict | StorageFailure;
+export type RentalStepError =
+  | RentalNotFound
+  | TransitionNotAllowed
+  | IdempotencyConflict
+  | ProviderMismatch
+  | StorageFailure;
 
 /** Errors of buying or extending a rental. */
 export type RentalPurchaseError =
@@ -42,441 +61,623 @@ export type RentalPurchaseError =
   | CurrencyMismatch
   | InsufficientFunds
   | ServiceDisabled
+  | UnknownServiceCode
+  | PriceAboveMax
   | PurchaseFailed
   | ProviderUnavailable;
 
-/** The rental operations of the service. */
-export function rentalOperations(ctx: FesContext) {
-  const caps = ctx.provider.capabilities;
+/** Input of `buyRental`. */
+export interface BuyRentalInput {
+  readonly walletId: string;
+  readonly service: string;
+  readonly country: string;
+  /** Whole hours within the provider's `capabilities.rentHours`. */
+  readonly hours: number;
+  readonly idempotencyKey: string;
+  /** The most the customer pays, in minor units: a higher price is refused before anything is frozen. */
+  readonly maxPriceMinor?: number;
+  readonly actor?: string;
+}
 
-  const load = (rentalId: string): ResultAsync<RentalRecord, RentalNotFound | StorageFailure> =>
-    readStorage(() => ctx.storage.read.getRental(rentalId)).andThen((r) =>
-      r === undefined ? errAsync(errors.rentalNotFound(rentalId)) : okAsync(r),
-    );
-
-  const applyEvent = (
-    plan: UnitPlan,
-    loaded: Loaded,
-    rentalId: string,
-    event: RentalEvent,
-    freeze?: { holdId: string; amountMinor: number },
-  ): Result<RentalRecord, RentalNotFound | TransitionNotAllowed | InsufficientFunds> => {
-    const r = loaded.rental;
-    if (r === undefined) return err(errors.rentalNotFound(rentalId));
-    plan.rekey(`${r.id}@v${r.version}`);
-    const t = transitionRental(r, event, {
-      nowMs: plan.nowMs,
+/** The rental as the step runner sees it. */
+export const rentalKind: EntityKind<RentalRecord, RentalEvent, TransitionNotAllowed, RentalNotFound> = {
+  kind: "rental",
+  loadOf: (id) => ({ rentalId: id }),
+  fromLoaded: (loaded) => loaded.rental,
+  read: (ctx, id) => ctx.storage.read.getRental(id),
+  notFound: errors.rentalNotFound,
+  transition: (ctx, r, event, nowMs) =>
+    transitionRental(r, event, {
+      nowMs,
       policy: ctx.policy,
-      rentRefundWindowMs: caps.rentRefundWindowMs,
-    });
-    if (t.isErr()) return err(t.error);
-    if (freeze !== undefined) {
-      const frozen = plan.freeze(r.walletId, {
-        id: freeze.holdId,
-        amountMinor: freeze.amountMinor,
+      rentRefundWindowMs: ctx.provider.capabilities.rentRefundWindowMs,
+    }),
+  save: (plan, next, expectedVersion) => plan.saveRental(next, expectedVersion),
+  audited: (r) => ({ state: r.state, endsAtMs: r.endsAtMs }),
+};
+
+/** The rental, or `rental_not_found`. */
+export function getRental(ctx: FesContext, rentalId: string) {
+  return loadRecord(ctx, rentalKind, rentalId);
+}
+
+/** One event on a rental by the system. */
+export function rentalStep(
+  ctx: FesContext,
+  r: Pick<RentalRecord, "id" | "walletId">,
+  event: RentalEvent,
+  actor: string,
+) {
+  return step(ctx, rentalKind, r, event, actor).map((s) => s.record);
+}
+
+/** Durations outside the provider's range are bad input, refused before anything is frozen. */
+function checkHours(hours: number, range: HoursRange, path: string): Result<number, InvalidInput> {
+  return hours >= range.min && hours <= range.max
+    ? ok(hours)
+    : err(
+        errors.invalidInput([
+          { path, message: `hours must be between ${range.min} and ${range.max} for this provider` },
+        ]),
+      );
+}
+
+function asPurchaseResult(r: RentalRecord): Result<RentalRecord, PurchaseFailed> {
+  return r.state === "failed" ? err(errors.purchaseFailed(r.id, r.failureReason ?? "failed")) : ok(r);
+}
+
+/** The customer price of `hours` of a rental. */
+async function price(
+  ctx: FesContext,
+  service: string,
+  country: string,
+  hours: number,
+  walletCurrency: string,
+  id: string,
+): Promise<Result<{ priceMinor: number; costMinor: number }, PurchaseFailed | ProviderUnavailable>> {
+  const quote = await callProvider(ctx, "quoteRental", {}, () =>
+    ctx.provider.quoteRental({ service, country, hours }),
+  );
+  if (quote.isErr()) {
+    const f = quote.error;
+    return err(f.class === "declined" ? errors.purchaseFailed(id, f.reason) : providerError(f));
+  }
+  if (quote.value.stock <= 0) return err(errors.purchaseFailed(id, "no_numbers"));
+  const p = ctx.pricing({
+    kind: "rental",
+    service,
+    country,
+    hours,
+    providerPrice: quote.value.price,
+    providerCurrency: quote.value.currency,
+    walletCurrency,
+  });
+  return p.isErr() ? err(errors.purchaseFailed(id, p.error.type)) : ok(p.value);
+}
+
+/** What can refuse a rental purchase before anything is frozen. */
+type PrepareError = StorageFailure | WalletNotFound | PurchaseFailed | ProviderUnavailable | PriceAboveMax;
+
+/** Rents a number for `hours`: the price stays frozen until the rental ends. */
+export async function buyRental(
+  ctx: FesContext,
+  input: BuyRentalInput,
+): Promise<Result<RentalRecord, RentalPurchaseError>> {
+  const parsed = parseInput(buyRentalInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const hours = checkHours(req.hours, ctx.provider.capabilities.rentHours, "hours");
+  if (hours.isErr()) return err(hours.error);
+  const actor = req.actor ?? `customer:${req.walletId}`;
+  // The gate judges the ids the statistics are kept under: canonical where the catalog resolves them.
+  const names = ctx.resolveCodes?.({
+    provider: ctx.providerName,
+    service: req.service,
+    country: req.country,
+  });
+  if (names?.unknownService === true) return err(errors.unknownServiceCode(req.service, ctx.providerName));
+  const gate = ctx.gate?.({
+    service: names?.service ?? req.service,
+    country: names?.country ?? req.country,
+  }) ?? {
+    enabled: true as const,
+  };
+  if (!gate.enabled) return err(errors.serviceDisabled(req.service, req.country, gate.reason));
+  const bought = await runPurchase<
+    RentalRecord,
+    RentalEvent,
+    TransitionNotAllowed,
+    RentalNotFound,
+    WalletNotFound | InsufficientFunds | ProviderUnavailable,
+    IssuedRental,
+    { priceMinor: number; costMinor: number; currency: string },
+    PrepareError
+  >(ctx, {
+    kind: rentalKind,
+    operation: "rental.buy",
+    providerCall: "rent",
+    request: {
+      walletId: req.walletId,
+      service: req.service,
+      country: req.country,
+      hours: req.hours,
+      maxPriceMinor: req.maxPriceMinor,
+    },
+    walletId: req.walletId,
+    key: req.idempotencyKey,
+    actor,
+    loadFor: () => ({}),
+    prepare: async () => {
+      const w = await readStorage(() => ctx.storage.read.getWallet(req.walletId));
+      if (w.isErr()) return err(w.error);
+      if (w.value === undefined) return err(errors.walletNotFound(req.walletId));
+      const id = rentalIdFor(req.walletId, req.idempotencyKey, 0);
+      const p = await price(ctx, req.service, req.country, req.hours, w.value.currency, id);
+      if (p.isErr()) return err(p.error);
+      if (req.maxPriceMinor !== undefined && p.value.priceMinor > req.maxPriceMinor)
+        return err(errors.priceAboveMax(p.value.priceMinor, req.maxPriceMinor));
+      return ok({ ...p.value, currency: w.value.currency });
+    },
+    reserve: (plan, loaded, attempt, p) => {
+      const w = loaded.wallets.find((x) => x.id === req.walletId);
+      if (w === undefined) return err(errors.walletNotFound(req.walletId));
+      if (p === undefined) return err(errors.providerUnavailable("purchase state lost: retry"));
+      const id = rentalIdFor(req.walletId, req.idempotencyKey, attempt);
+      const holdId = rentalHoldId(id, 0);
+      const frozen = plan.freeze(req.walletId, {
+        id: holdId,
+        amountMinor: p.priceMinor,
         ownerType: "rental",
-        ownerId: r.id,
+        ownerId: id,
       });
       if (frozen.isErr()) return err(frozen.error);
-    }
-    for (const effect of t.value.effects) {
-      const hold = loaded.holds.find((h) => h.id === effect.holdId);
-      invariant(hold !== undefined, `rental ${r.id} has no hold ${effect.holdId}`);
-      invariant(
-        plan.settle(hold, effect.amountMinor).isOk(),
-        `rental ${r.id}: hold ${hold.id} could not be resolved`,
-      );
-    }
-    plan.saveRental(t.value.next, r.version);
-    plan.audit(
-      `rental.${event.type}`,
-      "rental",
-      r.id,
-      { state: r.state, endsAtMs: r.endsAtMs },
-      {
-        state: t.value.next.state,
-        endsAtMs: t.value.next.endsAtMs,
-      },
-    );
-    return ok({ ...t.value.next, version: r.version + 1 });
-  };
-
-  /** Applies one event to a rental in one unit of work. */
-  const step = (
-    rental: Pick<RentalRecord, "id" | "walletId">,
-    event: RentalEvent,
-    actor: string,
-    idempotencyKey: string | null = null,
-    /** The operation and request the idempotency key is recorded under, when not the event itself. */
-    as?: { operation: string; request: unknown },
-  ): ResultAsync<RentalRecord, RentalStepError> =>
-    runEntityStep(ctx, {
-      kind: "rental",
-      entity: rental,
-      event,
-      actor,
-      idempotencyKey,
-      as,
-      reload: load,
-      compute: (plan, loaded) => {
-        const r = applyEvent(plan, loaded, rental.id, event);
-        invariant(
-          r.isOk() || r.error.type !== "insufficient_funds",
-          "a rental step without a freeze cannot lack funds",
-        );
-        return r as Result<RentalRecord, RentalNotFound | TransitionNotAllowed>;
-      },
-    });
-
-  const price = (service: string, country: string, hours: number, walletCurrency: string, id: string) =>
-    callProvider(() => ctx.provider.quoteRental({ service, country, hours }))
-      .mapErr((f) => (f.class === "declined" ? errors.purchaseFailed(id, f.reason) : providerError(f)))
-      .andThen((quote: Quote) => {
-        if (quote.stock <= 0) return errAsync(errors.purchaseFailed(id, "no_numbers"));
-        const p = ctx.pricing({
-          kind: "rental",
-          service,
-          country,
-          hours,
-          providerPrice: quote.price,
-          providerCurrency: quote.currency,
-          walletCurrency,
-        });
-        return p.isErr() ? errAsync(errors.purchaseFailed(id, p.error.type)) : okAsync(p.value);
-      });
-
-  const asPurchaseResult = (r: RentalRecord): Result<RentalRecord, PurchaseFailed> =>
-    r.state === "failed" ? err(errors.purchaseFailed(r.id, r.failureReason ?? "failed")) : ok(r);
-
-  /**
-   * Ends a rental at the customer's request: upstream first (a refunded cancel inside the window, else a finish),
-   * then the ledger. A key already used replays (or conflicts) without calling the provider again. A rental the
-   * provider already took back is recorded as revoked, whatever the customer asked.
-   */
-  const endWith = (
-    r: RentalRecord,
-    event: "cancel" | "finish",
-    actor: string,
-    key: string | null,
-  ): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> =>
-    new ResultAsync(
-      (async (): Promise<Result<RentalRecord, RentalStepError | ProviderUnavailable>> => {
-        const as = { operation: `rental.${event}`, request: { rentalId: r.id } };
-        const record = (ending: RentalEvent) => step(r, ending, actor, key, as);
-        if (key !== null) {
-          const stored = await readStorage(() => ctx.storage.read.getIdempotency(key));
-          if (stored.isErr()) return err(stored.error);
-          if (stored.value !== undefined) return record({ type: event });
-        }
-        if (r.state !== "active" || r.providerRentalId === null)
-          return err(errors.transitionNotAllowed(r.state, event));
-        const id = r.providerRentalId;
-        const refunded =
-          event === "cancel" && isWithinRefundWindow(r, ctx.clock.now(), caps.rentRefundWindowMs);
-        const called = await callProvider(() =>
-          refunded ? ctx.provider.cancelRental(id) : ctx.provider.finishRental(id),
-        );
-        let ending: RentalEvent = event === "cancel" ? { type: "cancel", refunded } : { type: "finish" };
-        if (called.isErr()) {
-          const f = called.error;
-          const gone = f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found");
-          if (f.class === "declined" && f.reason === "refund_window_passed") {
-            // The provider's window closed first: no refund upstream, so none here; finish it instead.
-            const finished = await callProvider(() => ctx.provider.finishRental(id));
-            if (finished.isErr()) return err(providerError(finished.error));
-            ending = { type: "cancel", refunded: false };
-          } else if (gone) {
-            // Ended upstream already: if the provider took it back, the revoke policy applies, not the request.
-            const status = await callProvider(() => ctx.provider.getRentalStatus(id));
-            if (status.isOk() && status.value.state === "revoked") ending = { type: "revoke" };
-          } else {
-            return err(providerError(f));
-          }
-        }
-        return record(ending);
-      })(),
-    );
-
-  /** A replayed extension: the rental, or the same refusal when the provider declined that period. */
-  const declinedExtension = (r: RentalRecord, holdId: string): Result<RentalRecord, PurchaseFailed> => {
-    const period = r.periods.find((x) => x.holdId === holdId);
-    return period?.state === "failed"
-      ? err(errors.purchaseFailed(r.id, period.failureReason ?? "declined"))
-      : ok(r);
-  };
-
-  return {
-    load,
-    step,
-
-    /** Rents a number for `hours`: the price stays frozen until the rental ends. */
-    buyRental(input: {
-      walletId: string;
-      service: string;
-      country: string;
-      hours: number;
-      idempotencyKey: string;
-      actor?: string;
-    }): ResultAsync<RentalRecord, RentalPurchaseError> {
-      return parseInput(buyRentalInput, input).asyncAndThen((req) => {
-        const rentalId = `rent:${req.idempotencyKey}`;
-        const actor = req.actor ?? `customer:${req.walletId}`;
-        const request = {
+      plan.saveRental(
+        {
+          id,
           walletId: req.walletId,
-          service: req.service,
-          country: req.country,
-          hours: req.hours,
-        };
-        // The gate judges the ids the statistics are kept under: canonical where the catalog resolves them.
-        const names = ctx.resolveCodes?.({ provider: caps.name, service: req.service, country: req.country });
-        const gate = ctx.gate?.({
-          service: names?.service ?? req.service,
-          country: names?.country ?? req.country,
-        }) ?? {
-          enabled: true as const,
-        };
-        if (!gate.enabled) return errAsync(errors.serviceDisabled(req.service, req.country, gate.reason));
-        return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
-          (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
-            if (stored !== undefined) {
-              return stored.operation === "rental.buy" && stored.fingerprint === fingerprint(request)
-                ? load(rentalId).andThen(asPurchaseResult)
-                : errAsync(errors.idempotencyConflict(req.idempotencyKey));
-            }
-            return readStorage(() => ctx.storage.read.getWallet(req.walletId))
-              .andThen((w) => (w === undefined ? errAsync(errors.walletNotFound(req.walletId)) : okAsync(w)))
-              .andThen((w) =>
-                price(req.service, req.country, req.hours, w.currency, rentalId).map((p) => ({ w, p })),
-              )
-              .andThen(({ w, p }) =>
-                runMoneyUnit(ctx, {
-                  operation: "rental.buy",
-                  request,
-                  idempotencyKey: req.idempotencyKey,
-                  walletIds: [req.walletId],
-                  unitKey: `${rentalId}@v0`,
-                  actor,
-                  compute: (plan) => {
-                    const holdId = rentalHoldId(rentalId, 0);
-                    const frozen = plan.freeze(req.walletId, {
-                      id: holdId,
-                      amountMinor: p.priceMinor,
-                      ownerType: "rental",
-                      ownerId: rentalId,
-                    });
-                    if (frozen.isErr()) return err(frozen.error);
-                    const names = ctx.resolveCodes?.({
-                      provider: caps.name,
-                      service: req.service,
-                      country: req.country,
-                    });
-                    plan.saveRental(
-                      {
-                        id: rentalId,
-                        walletId: req.walletId,
-                        provider: caps.name,
-                        providerRentalId: null,
-                        serviceCode: req.service,
-                        countryCode: req.country,
-                        service: names?.service ?? null,
-                        country: names?.country ?? null,
-                        state: "pending",
-                        phone: null,
-                        currency: w.currency,
-                        periods: [{ holdId, hours: req.hours, priceMinor: p.priceMinor, state: "pending" }],
-                        priceMinor: p.priceMinor,
-                        costMinor: p.costMinor,
-                        messageCount: 0,
-                        failureReason: null,
-                        createdAtMs: plan.nowMs,
-                        startedAtMs: null,
-                        endsAtMs: null,
-                        endedAtMs: null,
-                        version: 1,
-                      },
-                      null,
-                    );
-                    plan.audit("rental.buy", "rental", rentalId, null, {
-                      state: "pending",
-                      priceMinor: p.priceMinor,
-                    });
-                    return ok({ rentalId });
-                  },
-                }).andThen((o) =>
-                  o.replayed
-                    ? load(rentalId)
-                    : callProvider(() =>
-                        ctx.provider.rent({
-                          service: req.service,
-                          country: req.country,
-                          hours: req.hours,
-                          orderId: rentalId,
-                        }),
-                      )
-                        .andThen((issued) =>
-                          step(
-                            { id: rentalId, walletId: req.walletId },
-                            {
-                              type: "issued",
-                              providerRentalId: issued.providerRentalId,
-                              phone: issued.phone,
-                              endsAtMs: issued.endsAtMs,
-                              costMinor: p.costMinor,
-                            },
-                            actor,
-                          ).orElse((e) =>
-                            e.type === "transition_not_allowed"
-                              ? // Answered after the sweeper decided: a number nobody owns is given back upstream.
-                                load(rentalId).andThen((current) =>
-                                  current.providerRentalId === issued.providerRentalId
-                                    ? okAsync(current)
-                                    : callProvider(() => ctx.provider.cancelRental(issued.providerRentalId))
-                                        .orElse(() => okAsync(undefined))
-                                        .map(() => current),
-                                )
-                              : errAsync(e),
-                          ),
-                        )
-                        .orElse((e) => {
-                          if (!("class" in e)) return errAsync(e);
-                          if (e.class === "unknown") return load(rentalId);
-                          const reason = e.class === "declined" ? e.reason : `${e.class}:${e.reason}`;
-                          return step(
-                            { id: rentalId, walletId: req.walletId },
-                            { type: "purchase_failed", reason },
-                            actor,
-                          );
-                        }),
-                ),
-              )
-              .andThen((r) => asPurchaseResult(r));
-          },
-        );
-      });
+          provider: ctx.providerName,
+          providerRentalId: null,
+          serviceCode: req.service,
+          countryCode: req.country,
+          service: names?.service ?? null,
+          country: names?.country ?? null,
+          state: "pending",
+          phone: null,
+          currency: w.currency,
+          periods: [{ holdId, hours: req.hours, priceMinor: p.priceMinor, state: "pending" }],
+          priceMinor: p.priceMinor,
+          costMinor: p.costMinor,
+          messageCount: 0,
+          failureReason: null,
+          createdAtMs: plan.nowMs,
+          startedAtMs: null,
+          endsAtMs: null,
+          endedAtMs: null,
+          endRequest: null,
+          lastActiveAtMs: null,
+          version: 1,
+        },
+        null,
+      );
+      plan.audit("rental.buy", "rental", id, null, { state: "pending", priceMinor: p.priceMinor });
+      return ok({ id, holdId });
     },
-
-    /** Extends an active rental: the extra price is frozen as a new hold and settled when the rental ends. */
-    extendRental(input: {
-      rentalId: string;
-      hours: number;
-      idempotencyKey: string;
-      actor?: string;
-    }): ResultAsync<RentalRecord, RentalPurchaseError> {
-      return parseInput(extendRentalInput, input).asyncAndThen((req) =>
-        load(req.rentalId).andThen((r): ResultAsync<RentalRecord, RentalPurchaseError> => {
-          const actor = req.actor ?? `customer:${r.walletId}`;
-          return readStorage(() => ctx.storage.read.getIdempotency(req.idempotencyKey)).andThen(
-            (stored): ResultAsync<RentalRecord, RentalPurchaseError> => {
-              const unit = (p: { priceMinor: number } | null) =>
-                runMoneyUnit(ctx, {
-                  operation: "rental.extend",
-                  request: { rentalId: r.id, hours: req.hours },
-                  idempotencyKey: req.idempotencyKey,
-                  walletIds: [r.walletId],
-                  unitKey: `${r.id}@extend`,
-                  actor,
-                  load: { rentalId: r.id },
-                  compute: (
-                    plan: UnitPlan,
-                    loaded: Loaded,
-                  ): Result<
-                    { rentalId: string; holdId: string },
-                    ProviderUnavailable | RentalNotFound | TransitionNotAllowed | InsufficientFunds
-                  > => {
-                    if (p === null) return err(errors.providerUnavailable("extension state lost: retry"));
-                    // The period's hold id is decided under the lock: two extensions racing get :1 and :2.
-                    const holdId = rentalHoldId(r.id, loaded.rental?.periods.length ?? r.periods.length);
-                    return applyEvent(
-                      plan,
-                      loaded,
-                      r.id,
-                      { type: "extend_requested", holdId, hours: req.hours, priceMinor: p.priceMinor },
-                      { holdId, amountMinor: p.priceMinor },
-                    ).map(() => ({ rentalId: r.id, holdId }));
-                  },
-                });
-              if (stored !== undefined) {
-                // Replay: the stored extension, or the same refusal if the provider declined it.
-                return unit(null).andThen((o) =>
-                  load(r.id).andThen((cur) => declinedExtension(cur, o.value.holdId)),
-                );
-              }
-              if (r.state !== "active" || r.providerRentalId === null)
-                return errAsync(errors.transitionNotAllowed(r.state, "extend_requested"));
-              const providerRentalId = r.providerRentalId;
-              return price(r.serviceCode, r.countryCode, req.hours, r.currency, r.id)
-                .andThen((p) => unit(p).map((o) => ({ o, p })))
-                .andThen(({ o, p }) => {
-                  const extended = o.value;
-                  if (o.replayed) {
-                    return load(r.id).andThen((cur) => declinedExtension(cur, extended.holdId));
-                  }
-                  return callProvider(() => ctx.provider.extendRental(providerRentalId, req.hours))
-                    .andThen((ext) =>
-                      step(
-                        r,
-                        {
-                          type: "extend_confirmed",
-                          holdId: extended.holdId,
-                          endsAtMs: ext.endsAtMs,
-                          costMinor: p.costMinor,
-                        },
-                        actor,
-                      ),
-                    )
-                    .orElse((e) => {
-                      if (!("class" in e)) return errAsync(e);
-                      // Unknown: the period stays pending; when the rental ends its hold is released.
-                      if (e.class === "unknown") return load(r.id);
-                      const reason = e.class === "declined" ? e.reason : `${e.class}:${e.reason}`;
-                      return step(
-                        r,
-                        { type: "extend_failed", holdId: extended.holdId, reason },
-                        actor,
-                      ).andThen(() => errAsync(errors.purchaseFailed(r.id, reason)));
-                    });
-                });
-            },
-          );
-        }),
+    refused: (r) => isRefusedPurchase(r),
+    call: (_handle, r) =>
+      ctx.provider.rent({ service: r.serviceCode, country: r.countryCode, hours: req.hours, orderId: r.id }),
+    issued: (_handle, issued, _nowMs, _r, p) => ({
+      type: "issued",
+      providerRentalId: issued.providerRentalId,
+      phone: issued.phone,
+      endsAtMs: issued.endsAtMs,
+      costMinor: p.costMinor,
+    }),
+    failed: (_handle, reason) => ({ type: "purchase_failed", reason }),
+    lateAnswer: async (current, issued) => {
+      // Answered after the sweeper decided: a number nobody owns is given back upstream.
+      if (current.providerRentalId === issued.providerRentalId) return;
+      await callProvider(ctx, "cancelRental", { rentalId: current.id }, () =>
+        ctx.provider.cancelRental(issued.providerRentalId),
       );
     },
+  });
+  if (bought.isErr()) return err(bought.error);
+  if (bought.value.kind === "refused") return err(bought.value.error);
+  return asPurchaseResult(bought.value.record);
+}
 
-    /**
-     * Cancels a rental: inside the provider's refund window the money is released; after it this is an early
-     * finish, settled in full or pro rata by the refund policy.
-     */
-    cancelRental(input: { rentalId: string; idempotencyKey?: string; actor?: string }) {
-      return parseInput(rentalActionInput, input).asyncAndThen((req) =>
-        load(req.rentalId).andThen((r) =>
-          endWith(r, "cancel", req.actor ?? `customer:${r.walletId}`, req.idempotencyKey ?? null),
-        ),
-      );
-    },
+/** Loads a rental this service may act on upstream. */
+async function ownRental(
+  ctx: FesContext,
+  rentalId: string,
+): Promise<Result<RentalRecord, RentalNotFound | ProviderMismatch | StorageFailure>> {
+  const r = await getRental(ctx, rentalId);
+  return r.isErr() ? err(r.error) : ownRecord(ctx, r.value);
+}
 
-    /** Ends a rental early: settled in full or pro rata by the refund policy. */
-    finishRental(input: { rentalId: string; idempotencyKey?: string; actor?: string }) {
-      return parseInput(rentalActionInput, input).asyncAndThen((req) =>
-        load(req.rentalId).andThen((r) =>
-          endWith(r, "finish", req.actor ?? `customer:${r.walletId}`, req.idempotencyKey ?? null),
-        ),
-      );
+/**
+ * Extends an active rental, as a purchase: the extra price is frozen as a new hold (its period `pending`), the
+ * provider is asked exactly once, and the answer confirms or releases the period. A lost answer leaves the period
+ * pending: it is decided later from the provider's own end time, never sent again.
+ */
+export async function extendRental(
+  ctx: FesContext,
+  input: { rentalId: string; hours: number; idempotencyKey: string; actor?: string },
+): Promise<Result<RentalRecord, RentalPurchaseError>> {
+  const parsed = parseInput(extendRentalInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const hours = checkHours(req.hours, ctx.provider.capabilities.extendHours, "hours");
+  if (hours.isErr()) return err(hours.error);
+  const own = await ownRental(ctx, req.rentalId);
+  if (own.isErr()) return err(own.error);
+  const r = own.value;
+  const actor = req.actor ?? `customer:${r.walletId}`;
+  const extended = await runPurchase<
+    RentalRecord,
+    RentalEvent,
+    TransitionNotAllowed,
+    RentalNotFound,
+    RentalNotFound | TransitionNotAllowed | InsufficientFunds | ProviderUnavailable,
+    ExtendedRental,
+    { priceMinor: number; costMinor: number },
+    PurchaseFailed | ProviderUnavailable | TransitionNotAllowed
+  >(ctx, {
+    kind: rentalKind,
+    operation: "rental.extend",
+    providerCall: "extendRental",
+    request: { rentalId: r.id, hours: req.hours },
+    walletId: r.walletId,
+    key: req.idempotencyKey,
+    actor,
+    loadFor: () => ({ rentalId: r.id }),
+    prepare: async () => {
+      if (r.state !== "active" || r.providerRentalId === null)
+        return err(errors.transitionNotAllowed(r.state, "extend_requested"));
+      return price(ctx, r.serviceCode, r.countryCode, req.hours, r.currency, r.id);
     },
+    reserve: (plan, loaded, _attempt, p) => {
+      if (p === undefined) return err(errors.providerUnavailable("extension state lost: retry"));
+      // The period's hold id is decided under the lock: two extensions racing get :1 and :2.
+      const holdId = rentalHoldId(r.id, loaded.rental?.periods.length ?? r.periods.length);
+      return applyEvent(
+        ctx,
+        rentalKind,
+        plan,
+        loaded,
+        r.id,
+        { type: "extend_requested", holdId, hours: req.hours, priceMinor: p.priceMinor },
+        { holdId, amountMinor: p.priceMinor },
+      ).map(() => ({ id: r.id, holdId }));
+    },
+    refused: (current, handle) => {
+      const period = current.periods.find((p) => p.holdId === handle.holdId);
+      return period?.state === "failed" && period.failureReason?.startsWith(REFUSED_PREFIX) === true;
+    },
+    call: () => ctx.provider.extendRental(r.providerRentalId ?? "", req.hours),
+    issued: (handle, ext, _nowMs, _r, p) => ({
+      type: "extend_confirmed",
+      holdId: handle.holdId,
+      endsAtMs: ext.endsAtMs,
+      costMinor: p.costMinor,
+    }),
+    failed: (handle, reason) => ({ type: "extend_failed", holdId: handle.holdId, reason }),
+    // The sweeper decided the period from the provider's end already: that decision stands.
+    lateAnswer: async () => {},
+  });
+  if (extended.isErr()) return err(extended.error);
+  if (extended.value.kind === "refused") return err(extended.value.error);
+  const { record, handle } = extended.value;
+  // A replayed extension: the rental, or the same refusal when the provider declined that period.
+  const period = record.periods.find((p) => p.holdId === handle.holdId);
+  return period?.state === "failed"
+    ? err(errors.purchaseFailed(record.id, period.failureReason ?? "declined"))
+    : ok(record);
+}
 
-    /** Polls the provider: counts new messages and applies a revocation (`STATUS_REVOKE`). */
-    syncRental(rentalId: string): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> {
-      return load(rentalId).andThen((r) => {
-        if (r.state !== "active" || r.providerRentalId === null) return okAsync(r);
-        return callProvider(() => ctx.provider.getRentalStatus(r.providerRentalId!))
-          .mapErr(providerError)
-          .andThen((status): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable> => {
-            const fresh = status.messages.length - r.messageCount;
-            const afterSms = fresh > 0 ? step(r, { type: "sms", count: fresh }, "system:poll") : okAsync(r);
-            return status.state === "revoked"
-              ? afterSms.andThen((cur) => step(cur, { type: "revoke" }, "system:poll"))
-              : afterSms;
-          });
-      });
-    },
+/** Who is ending a rental, which decides what a still-active rental upstream means. */
+type EndMode = "customer" | "sweep" | "sync";
+
+/**
+ * Decides which pending periods happened upstream from the provider's own end: those whose hours add up to how far
+ * the provider's end lies past ours (an exact combination when there is one, else in order while they fit) are
+ * confirmed, the others released.
+ */
+export function matchPendingPeriods(
+  r: RentalRecord,
+  providerEndMs: number,
+): { confirmed: string[]; released: string[] } {
+  const pending = r.periods.filter((p) => p.state === "pending");
+  // Our end is the one the paid periods account for (see the machine's `extend_confirmed`).
+  const extraMs = providerEndMs - (r.endsAtMs ?? providerEndMs);
+  const toleranceMs = 60_000;
+  const n = pending.length;
+  let chosen: number | null = null;
+  if (n <= 12) {
+    for (let mask = 0; mask < 1 << n && chosen === null; mask++) {
+      let sum = 0;
+      for (let i = 0; i < n; i++) if (mask & (1 << i)) sum += pending[i]!.hours * HOUR_MS;
+      if (Math.abs(sum - extraMs) <= toleranceMs) chosen = mask;
+    }
+  }
+  if (chosen === null) {
+    chosen = 0;
+    let left = extraMs + toleranceMs;
+    pending.forEach((p, i) => {
+      if (p.hours * HOUR_MS <= left) {
+        chosen! |= 1 << i;
+        left -= p.hours * HOUR_MS;
+      }
+    });
+  }
+  const mask = chosen;
+  return {
+    confirmed: pending.filter((_, i) => mask & (1 << i)).map((p) => p.holdId),
+    released: pending.filter((_, i) => !(mask & (1 << i))).map((p) => p.holdId),
   };
+}
+
+/**
+ * The end of a rental decided from its status upstream (see `docs/rental-ends.md`): cancelled upstream with a
+ * refund → released; finished → charged (in full, or pro rata up to the recorded request's time); revoked → charged
+ * up to the last moment it was known active; still active → nothing ended (a poll records what it saw; the sweeper
+ * expires one past its end). Pending extensions are first confirmed or released from the provider's own end; when
+ * the provider does not state it, the decision waits.
+ */
+function decideRental(
+  ctx: FesContext,
+  r: RentalRecord,
+  status: ProviderResult<RentalStatus>,
+  mode: EndMode,
+): EndDecision<RentalEvent, ProviderUnavailable> {
+  if (status.isErr()) return { kind: "defer", error: providerError(status.error) };
+  const s = status.value;
+  const nowMs = ctx.clock.now();
+  const events: RentalEvent[] = [];
+  let endsAtMs = r.endsAtMs;
+  if (r.periods.some((p) => p.state === "pending") && s.state !== "cancelled") {
+    if (s.endsAtMs === null)
+      return { kind: "defer", error: errors.providerUnavailable("provider_end_unknown") };
+    events.push({ type: "periods_reconciled", ...matchPendingPeriods(r, s.endsAtMs), endsAtMs: s.endsAtMs });
+    endsAtMs = s.endsAtMs;
+  }
+  const request = r.endRequest;
+  switch (s.state) {
+    case "cancelled":
+      events.push({ type: "cancel", refunded: true });
+      break;
+    case "finished":
+      if (request != null)
+        events.push(request.event === "cancel" ? { type: "cancel", refunded: false } : { type: "finish" });
+      else if (endsAtMs !== null && nowMs >= endsAtMs) events.push({ type: "end" });
+      else events.push({ type: "finish" });
+      break;
+    case "revoked":
+      events.push({ type: "revoke" });
+      break;
+    case "active":
+      if (mode === "sync") events.push({ type: "observed", messageCount: s.messages.length, atMs: nowMs });
+      else if (request != null)
+        return { kind: "defer", error: errors.providerUnavailable("end_not_confirmed") };
+      else if (mode === "sweep" && endsAtMs !== null && nowMs >= endsAtMs) events.push({ type: "end" });
+      break;
+  }
+  return { kind: "record", events };
+}
+
+/**
+ * The end of a rental as a spec of the end runner: the recorded request (the customer's cancel or finish) is sent
+ * upstream; the answer, or else the provider's status, decides the money.
+ */
+function rentalEndSpec(
+  ctx: FesContext,
+  request: EndRequest | null,
+  mode: EndMode,
+): EndSpec<RentalRecord, RentalEvent, void, RentalStatus, ProviderUnavailable> {
+  return {
+    name: "rental.end",
+    request: request === null ? null : { type: "end_requested", request },
+    send: (r) => {
+      const req = r.endRequest;
+      if (req == null || r.providerRentalId === null) return null;
+      const id = r.providerRentalId;
+      const refunded = req.event === "cancel" && req.refunded;
+      return {
+        name: refunded ? "cancelRental" : "finishRental",
+        call: () => (refunded ? ctx.provider.cancelRental(id) : ctx.provider.finishRental(id)),
+      };
+    },
+    onAnswer: async (r, answer): Promise<EndDecision<RentalEvent, ProviderUnavailable>> => {
+      const req = r.endRequest!;
+      if (answer.isOk()) {
+        return {
+          kind: "record",
+          events: [req.event === "cancel" ? { type: "cancel", refunded: req.refunded } : { type: "finish" }],
+        };
+      }
+      const f = answer.error;
+      if (f.class === "declined" && f.reason === "refund_window_passed") {
+        // The provider's window closed first: no refund upstream, so none here; finish it instead.
+        const finished = await callProvider(ctx, "finishRental", { rentalId: r.id }, () =>
+          ctx.provider.finishRental(r.providerRentalId ?? ""),
+        );
+        if (finished.isOk()) return { kind: "record", events: [{ type: "cancel", refunded: false }] };
+      }
+      return { kind: "ask_status" };
+    },
+    readStatus: (r) => ctx.provider.getRentalStatus(r.providerRentalId ?? ""),
+    fromStatus: (r, status) => decideRental(ctx, r, status, mode),
+  };
+}
+
+/** Ends a rental at the customer's request: the request is recorded first, then sent upstream once. */
+async function endByCustomer(
+  ctx: FesContext,
+  event: "cancel" | "finish",
+  input: { rentalId: string; idempotencyKey?: string; actor?: string },
+): Promise<Result<RentalRecord, InvalidInput | RentalStepError | ProviderUnavailable>> {
+  const parsed = parseInput(rentalActionInput, input);
+  if (parsed.isErr()) return err(parsed.error);
+  const req = parsed.value;
+  const own = await ownRental(ctx, req.rentalId);
+  if (own.isErr()) return err(own.error);
+  const r = own.value;
+  const nowMs = ctx.clock.now();
+  const key: StepKey | null =
+    req.idempotencyKey === undefined
+      ? null
+      : { key: req.idempotencyKey, operation: `rental.${event}`, request: { rentalId: r.id } };
+  // The refund is decided once, here, and recorded: a retry never recomputes it from the clock.
+  const request: EndRequest = {
+    event,
+    refunded:
+      event === "cancel" && isWithinRefundWindow(r, nowMs, ctx.provider.capabilities.rentRefundWindowMs),
+    atMs: nowMs,
+    reason: "customer",
+  };
+  if (r.state === "active" && r.providerRentalId === null)
+    return err(errors.transitionNotAllowed(r.state, event));
+  const ended = await runEnd(
+    ctx,
+    rentalKind,
+    r,
+    rentalEndSpec(ctx, request, "customer"),
+    req.actor ?? `customer:${r.walletId}`,
+    key,
+    (x) => x.state === "active",
+  );
+  // The caller asked to cancel or finish: a refusal names that call, not the step that records it.
+  return ended.mapErr((e) =>
+    e.type === "transition_not_allowed" && e.event === "end_requested" ? { ...e, event } : e,
+  );
+}
+
+/**
+ * Cancels a rental: inside the provider's refund window the money is released; after it this is an early finish,
+ * settled in full or pro rata by the refund policy.
+ */
+export function cancelRental(
+  ctx: FesContext,
+  input: { rentalId: string; idempotencyKey?: string; actor?: string },
+) {
+  return endByCustomer(ctx, "cancel", input);
+}
+
+/** Ends a rental early: settled in full or pro rata (up to now) by the refund policy. */
+export function finishRental(
+  ctx: FesContext,
+  input: { rentalId: string; idempotencyKey?: string; actor?: string },
+) {
+  return endByCustomer(ctx, "finish", input);
+}
+
+/**
+ * Polls the provider: records how many messages arrived and that the rental was seen active, or ends it as the
+ * provider says it ended (revoked, cancelled, finished).
+ */
+export async function syncRental(
+  ctx: FesContext,
+  rentalId: string,
+): Promise<Result<RentalRecord, RentalStepError | ProviderUnavailable>> {
+  const own = await ownRental(ctx, rentalId);
+  if (own.isErr()) return err(own.error);
+  const r = own.value;
+  if (r.state !== "active" || r.providerRentalId === null) return ok(r);
+  return runEnd(ctx, rentalKind, r, rentalEndSpec(ctx, null, "sync"), "system:poll", null, () => true);
+}
+
+/** What the sweeper did with one rental past its end (or with a lost end step). */
+export type RentalSweepOutcome = "ended" | "extended" | "deferred" | "unchanged";
+
+/**
+ * The sweeper's end of a rental past its end, or whose recorded end request lost its answer: the request is sent
+ * again (ending calls are safe to repeat), else the provider's status decides. A provider that cannot be read
+ * defers the decision for at most `providerGraceMs`; then the recorded request, or the expiry, is applied and
+ * pending extensions are released.
+ */
+export async function sweepRental(
+  ctx: FesContext,
+  r: RentalRecord,
+): Promise<
+  Result<{ record: RentalRecord; outcome: RentalSweepOutcome }, RentalStepError | ProviderUnavailable>
+> {
+  const nowMs = ctx.clock.now();
+  const ended = await runEnd(
+    ctx,
+    rentalKind,
+    r,
+    rentalEndSpec(ctx, null, "sweep"),
+    "system:sweep",
+    null,
+    () => true,
+  );
+  const outcome = (x: RentalRecord): RentalSweepOutcome =>
+    x.state !== "active" ? "ended" : x.endsAtMs !== r.endsAtMs ? "extended" : "unchanged";
+  if (ended.isOk()) return ok({ record: ended.value, outcome: outcome(ended.value) });
+  if (ended.error.type !== "provider_unavailable") return err(ended.error);
+  const since = r.endRequest != null ? r.endRequest.atMs + ctx.pendingGraceMs : (r.endsAtMs ?? nowMs);
+  if (nowMs < since + ctx.providerGraceMs) return ok({ record: r, outcome: "deferred" });
+  const request = r.endRequest;
+  const event: RentalEvent =
+    request != null
+      ? request.event === "cancel"
+        ? { type: "cancel", refunded: request.refunded }
+        : { type: "finish" }
+      : { type: "end" };
+  const stepped = await rentalStep(ctx, r, event, "system:sweep");
+  return stepped.map((record) => ({ record, outcome: outcome(record) }));
+}
+
+/**
+ * Reconciles a pending rental purchase against the provider's open rentals. Rentals carry no order id upstream, so
+ * a match needs evidence: the same service and country (listed, not assumed), an end where this purchase would end,
+ * no record owning it, and no other pending purchase it could equally belong to (an answer still in flight). Without
+ * that, the purchase is released.
+ */
+export async function reconcileRental(
+  ctx: FesContext,
+  r: RentalRecord,
+  listed: readonly ActiveRental[],
+  pendingSiblings: readonly RentalRecord[],
+): Promise<Result<{ record: RentalRecord; adopted: boolean }, RentalStepError>> {
+  const toleranceMs = ctx.pendingGraceMs + 60_000;
+  const expectedEnd = (x: RentalRecord) => x.createdAtMs + (x.periods[0]?.hours ?? 0) * HOUR_MS;
+  const fits = (l: ActiveRental, x: RentalRecord) =>
+    l.endsAtMs !== null &&
+    l.service === x.serviceCode &&
+    l.country === x.countryCode &&
+    Math.abs(l.endsAtMs - expectedEnd(x)) <= toleranceMs;
+  const candidates: ActiveRental[] = [];
+  for (const l of listed) {
+    if (!fits(l, r)) continue;
+    const taken = await readStorage(() =>
+      ctx.storage.read.findRentalByProviderId(ctx.providerName, l.providerRentalId),
+    );
+    if (taken.isErr()) return err(taken.error);
+    if (taken.value === undefined) candidates.push(l);
+  }
+  const unambiguous = candidates.filter((l) => !pendingSiblings.some((s) => s.id !== r.id && fits(l, s)));
+  const match = candidates.length === 1 && unambiguous.length === 1 ? unambiguous[0] : undefined;
+  if (match === undefined || match.endsAtMs === null) {
+    const released = await rentalStep(
+      ctx,
+      r,
+      { type: "purchase_failed", reason: "lost_purchase" },
+      "system:sweep",
+    );
+    return released.map((record) => ({ record, adopted: false }));
+  }
+  const adopted = await rentalStep(
+    ctx,
+    r,
+    {
+      type: "issued",
+      providerRentalId: match.providerRentalId,
+      phone: match.phone,
+      endsAtMs: match.endsAtMs,
+      costMinor: r.costMinor,
+    },
+    "system:sweep",
+  );
+  return adopted.map((record) => ({ record, adopted: true }));
 }

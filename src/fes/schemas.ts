@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { currencySchema, positiveAmountMinorSchema, signedAmountMinorSchema } from "../core/money.js";
 
-/** An idempotency key: 1–128 printable ASCII characters without spaces, scoped to the platform. */
+/** An idempotency key: 1–128 printable ASCII characters without spaces, scoped to the wallet it acts on. */
 export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7e]{1,128}$/, "idempotency key: 1–128 printable characters, no spaces");
@@ -102,6 +102,7 @@ export const buyActivationInput = z.object({
   /** A country code, or `"auto"` to let the router choose. */
   country: codeSchema,
   idempotencyKey: idempotencyKeySchema,
+  maxPriceMinor: positiveAmountMinorSchema.optional(),
   actor: actorSchema,
 });
 
@@ -140,6 +141,7 @@ export const buyRentalInput = z.object({
   country: codeSchema,
   hours: hoursSchema,
   idempotencyKey: idempotencyKeySchema,
+  maxPriceMinor: positiveAmountMinorSchema.optional(),
   actor: actorSchema,
 });
 

@@ -1,252 +1,205 @@
-import { okAsync, type ResultAsync } from "neverthrow";
+import { err, ok, type Result } from "neverthrow";
 import type { StorageFailure } from "../core/errors.js";
+import { InvariantViolation } from "../core/invariant.js";
 import type { ActivationRecord, RentalRecord } from "../core/records.js";
-import { readStorage } from "../core/unit-of-work.js";
-import type { ActiveActivation, ActiveRental } from "../provider/port.js";
-import type { activationOperations } from "./activation-ops.js";
-import { callProvider, type FesContext } from "./context.js";
-import type { rentalOperations } from "./rental-ops.js";
+import type { DueWork } from "../storage/port.js";
+import { reconcileActivation, retryAfterTimeout, sweepActivation } from "./activation-ops.js";
+import { callProvider, emit, type FesContext } from "./context.js";
+import { reconcileRental, sweepRental } from "./rental-ops.js";
+import type { SweepFailure, SweepReport } from "./sweep-report.js";
+import { readStorage } from "./unit-of-work.js";
 
-/** What one sweep did. Steps that lost a race to another worker are counted as `skipped`, not as errors. */
-export interface SweepReport {
-  readonly timedOut: number;
-  /** Activations past their deadline that turned out to have a code. */
-  readonly receivedLate: number;
-  readonly rentalsExpired: number;
-  /** Pending purchases found upstream and moved on. */
-  readonly reconciled: number;
-  /** Pending purchases not found upstream: released. */
-  readonly releasedPending: number;
-  readonly retried: number;
-  readonly skipped: number;
-  readonly errors: number;
+export type { SweepFailure, SweepReport } from "./sweep-report.js";
+
+type Counter = { -readonly [K in Exclude<keyof SweepReport, "failures">]: number } & {
+  failures: SweepFailure[];
+};
+
+/** The longest an item is backed off after repeated failures. */
+const MAX_BACKOFF_MS = 10 * 60_000;
+/** The first backoff after a failure; doubled on every further failure. */
+const FIRST_BACKOFF_MS = 5_000;
+
+/** Per-item backoff of a sweeper: an item that failed is left alone for a while, doubling on each failure. */
+export class SweepBackoff {
+  readonly #items = new Map<string, { failures: number; untilMs: number }>();
+
+  /** Whether the item is backed off at `nowMs`. */
+  blocked(id: string, nowMs: number): boolean {
+    const b = this.#items.get(id);
+    return b !== undefined && nowMs < b.untilMs;
+  }
+
+  failed(id: string, nowMs: number): void {
+    const failures = (this.#items.get(id)?.failures ?? 0) + 1;
+    const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 20));
+    this.#items.set(id, { failures, untilMs: nowMs + delay });
+  }
+
+  succeeded(id: string): void {
+    this.#items.delete(id);
+  }
 }
 
-type Counter = { -readonly [K in keyof SweepReport]: number };
+/** A step's result as the sweep counts it. */
+type Counted = Exclude<keyof Counter, "failures">;
+type ItemResult = Result<Counted | readonly Counted[] | null, { readonly type: string }>;
 
 /**
- * The sweeper. Idempotent and safe to run from several workers at once: every step is one unit of work that
- * re-reads its record under the wallet lock, so a step another worker already took is `transition_not_allowed`
- * and is skipped.
+ * Runs one item in isolation: an error result or a thrown exception (a broken invariant on one record) is reported
+ * with the item's id and backs the item off; the sweep goes on with the others.
  */
-export function sweeper(
+async function isolated(
   ctx: FesContext,
-  activations: ReturnType<typeof activationOperations>,
-  rentals: ReturnType<typeof rentalOperations>,
-) {
-  const caps = ctx.provider.capabilities;
+  backoff: SweepBackoff,
+  report: Counter,
+  id: string,
+  run: () => Promise<ItemResult>,
+): Promise<void> {
+  const nowMs = ctx.clock.now();
+  if (backoff.blocked(id, nowMs)) {
+    report.backedOff++;
+    return;
+  }
+  let result: ItemResult;
+  try {
+    result = await run();
+  } catch (e) {
+    const message = e instanceof InvariantViolation || e instanceof Error ? e.message : String(e);
+    report.errors++;
+    report.failures.push({ id, error: message });
+    backoff.failed(id, nowMs);
+    return;
+  }
+  if (result.isOk()) {
+    backoff.succeeded(id);
+    const counted = result.value;
+    if (typeof counted === "string") report[counted]++;
+    else if (counted !== null) for (const c of counted) report[c]++;
+    return;
+  }
+  if (result.error.type === "transition_not_allowed") {
+    report.skipped++;
+    return;
+  }
+  report.errors++;
+  report.failures.push({ id, error: result.error.type });
+  backoff.failed(id, nowMs);
+}
 
-  const count = (report: Counter, key: keyof Counter) => (r: ResultAsync<unknown, { type: string }>) =>
-    r.match(
-      () => {
-        report[key]++;
-      },
-      (e) => {
-        if (e.type === "transition_not_allowed") report.skipped++;
-        else report.errors++;
-      },
-    );
+async function timeOut(ctx: FesContext, a: ActivationRecord): Promise<ItemResult> {
+  const swept = await sweepActivation(ctx, a);
+  if (swept.isErr()) return err(swept.error);
+  const { record, outcome } = swept.value;
+  switch (outcome) {
+    case "received":
+      return ok("receivedLate");
+    case "cancelled":
+      return ok("cancelled");
+    case "deferred":
+      return ok("deferred");
+    case "timeout": {
+      const retried = await retryAfterTimeout(ctx, record);
+      return ok(retried.isOk() && retried.value !== null ? ["timedOut", "retried"] : "timedOut");
+    }
+    default:
+      return ok(null);
+  }
+}
 
-  const timeOut = async (a: ActivationRecord, report: Counter) => {
-    // A code may have arrived that no webhook delivered: ask before releasing.
-    if (a.providerActivationId !== null) {
-      const status = await callProvider(() => ctx.provider.getActivationStatus(a.providerActivationId!));
-      if (status.isOk() && status.value.state === "code") {
-        await count(
-          report,
-          "receivedLate",
-        )(activations.step(a, { type: "code", code: status.value.code }, "system:sweep"));
-        return;
-      }
-    }
-    const stepped = await activations.step(a, { type: "deadline" }, "system:sweep");
-    if (stepped.isErr()) {
-      if (stepped.error.type === "transition_not_allowed") report.skipped++;
-      else report.errors++;
-      return;
-    }
-    if (stepped.value.state !== "timeout") return;
-    report.timedOut++;
-    const retried = await activations.retryAfterTimeout(stepped.value);
-    if (retried.isOk() && retried.value !== null) report.retried++;
+async function endRental(ctx: FesContext, r: RentalRecord): Promise<ItemResult> {
+  const swept = await sweepRental(ctx, r);
+  if (swept.isErr()) return err(swept.error);
+  switch (swept.value.outcome) {
+    case "ended":
+      return ok("rentalsExpired");
+    case "extended":
+      return ok("reconciled");
+    case "deferred":
+      return ok("deferred");
+    default:
+      return ok(null);
+  }
+}
+
+/**
+ * One sweep over the records of the provider this service serves: times out activations past their deadline
+ * (after a last status poll; a recorded cancel wins; cashback by policy; a retry on another country when
+ * configured), ends rentals past their end as the provider says they ended, finishes end steps whose answers were
+ * lost, and reconciles `pending` purchases older than the grace period through the provider's open lists (not
+ * found: released). Idempotent and safe from several workers at once: every step is one unit of work that re-reads
+ * its record under the wallet lock, so a step another worker already took is skipped.
+ */
+export async function sweep(
+  ctx: FesContext,
+  backoff: SweepBackoff,
+): Promise<Result<SweepReport, StorageFailure>> {
+  const started = ctx.monotonicNow();
+  const nowMs = ctx.clock.now();
+  const due = await readStorage(
+    (): Promise<DueWork> =>
+      ctx.storage.read.listDue({
+        nowMs,
+        pendingBeforeMs: nowMs - ctx.pendingGraceMs,
+        limit: ctx.sweepBatchSize,
+        provider: ctx.providerName,
+      }),
+  );
+  if (due.isErr()) {
+    emit(ctx, {
+      kind: "sweep",
+      durationMs: ctx.monotonicNow() - started,
+      outcome: "error",
+      errorType: due.error.type,
+    });
+    return err(due.error);
+  }
+  const report: Counter = {
+    timedOut: 0,
+    receivedLate: 0,
+    cancelled: 0,
+    rentalsExpired: 0,
+    reconciled: 0,
+    releasedPending: 0,
+    retried: 0,
+    deferred: 0,
+    backedOff: 0,
+    skipped: 0,
+    errors: 0,
+    failures: [],
   };
-
-  /** Closes a rental past its end: settled in full, unless the provider took it back first (revoke policy). */
-  const endRental = async (r: RentalRecord, report: Counter) => {
-    const id = r.providerRentalId;
-    // An extension whose answer was lost: if the provider's end moved past ours, it happened — keep the rental.
-    const unsure = r.periods.find((p) => p.state === "pending");
-    if (unsure !== undefined && id !== null && r.endsAtMs !== null) {
-      const listed = await callProvider(() => ctx.provider.listActiveRentals());
-      const upstream = listed.isOk() ? listed.value.find((l) => l.providerRentalId === id) : undefined;
-      if (upstream?.endsAtMs != null && upstream.endsAtMs > r.endsAtMs) {
-        const confirmed = await rentals.step(
-          r,
-          { type: "extend_confirmed", holdId: unsure.holdId, endsAtMs: upstream.endsAtMs, costMinor: null },
-          "system:sweep",
-        );
-        if (confirmed.isOk()) report.reconciled++;
-        else if (confirmed.error.type === "transition_not_allowed") report.skipped++;
-        else report.errors++;
-        return;
-      }
-    }
-    const status = id === null ? undefined : await callProvider(() => ctx.provider.getRentalStatus(id));
-    const revoked = status?.isOk() === true && status.value.state === "revoked";
-    await count(
-      report,
-      "rentalsExpired",
-    )(rentals.step(r, revoked ? { type: "revoke" } : { type: "end" }, "system:sweep"));
-  };
-
-  const reconcileActivation = async (
-    a: ActivationRecord,
-    listed: readonly ActiveActivation[],
-    report: Counter,
-  ) => {
-    // By order id where the provider keeps one; else by service, country and time — skipping numbers another
-    // record already owns, so two lost purchases of one pair each get their own.
-    const candidates = listed.filter(
-      (l) =>
-        l.orderId === a.id ||
-        (!caps.supportsOrderId &&
-          l.orderId === null &&
-          l.service === a.serviceCode &&
-          l.country === a.countryCode &&
-          (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs)),
+  const work = due.value;
+  for (const a of work.activationsPastDeadline)
+    await isolated(ctx, backoff, report, a.id, () => timeOut(ctx, a));
+  for (const r of work.rentalsPastEnd) await isolated(ctx, backoff, report, r.id, () => endRental(ctx, r));
+  if (work.pendingActivations.length > 0) {
+    const listed = await callProvider(ctx, "listActiveActivations", {}, () =>
+      ctx.provider.listActiveActivations(),
     );
-    let match: ActiveActivation | undefined;
-    for (const candidate of candidates) {
-      const taken = await readStorage(() =>
-        ctx.storage.read.findActivationByProviderId(caps.name, candidate.providerActivationId),
-      );
-      if (taken.isErr()) {
-        report.errors++;
-        return;
-      }
-      if (taken.value === undefined) {
-        match = candidate;
-        break;
-      }
+    for (const a of work.pendingActivations) {
+      await isolated(ctx, backoff, report, a.id, async () => {
+        if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
+        const done = await reconcileActivation(ctx, a, listed.value);
+        return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
+      });
     }
-    if (match === undefined) {
-      await count(
-        report,
-        "releasedPending",
-      )(activations.step(a, { type: "purchase_failed", reason: "lost_purchase" }, "system:sweep"));
-      return;
+  }
+  if (work.pendingRentals.length > 0) {
+    const listed = await callProvider(ctx, "listActiveRentals", {}, () => ctx.provider.listActiveRentals());
+    // Every pending rental of this provider, due or not: a number one of them may still be answered with is never
+    // adopted by another.
+    const siblings = await readStorage(() => ctx.storage.read.listRentals({ states: ["pending"] }));
+    for (const r of work.pendingRentals) {
+      await isolated(ctx, backoff, report, r.id, async () => {
+        if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
+        if (siblings.isErr()) return err(siblings.error);
+        const ours = siblings.value.filter((s) => s.provider === ctx.providerName);
+        const done = await reconcileRental(ctx, r, listed.value, ours);
+        return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
+      });
     }
-    await count(
-      report,
-      "reconciled",
-    )(
-      activations
-        .step(
-          a,
-          {
-            type: "issued",
-            providerActivationId: match.providerActivationId,
-            phone: match.phone,
-            costMinor: a.costMinor,
-            deadlineAtMs: match.endsAtMs ?? a.createdAtMs + caps.activationLifetimeMs,
-          },
-          "system:sweep",
-        )
-        .andThen((issued) =>
-          match.codes.reduce(
-            (prev, code) =>
-              prev.andThen((cur) => activations.step(cur, { type: "code", code }, "system:sweep")),
-            okAsync(issued) as ResultAsync<ActivationRecord, { type: string }>,
-          ),
-        ),
-    );
-  };
-
-  const reconcileRental = async (r: RentalRecord, listed: readonly ActiveRental[], report: Counter) => {
-    // Rentals carry no order id upstream: adopt an open rental of the same service and country, ending when this
-    // purchase would (bought within the grace period after it was recorded), that no record owns.
-    const known = await readStorage(() => ctx.storage.read.listRentals({ states: ["active"] }));
-    if (known.isErr()) {
-      report.errors++;
-      return;
-    }
-    const owned = new Set(known.value.map((k) => k.providerRentalId));
-    const expectedEndMs = r.createdAtMs + (r.periods[0]?.hours ?? 0) * 3_600_000;
-    const toleranceMs = ctx.pendingGraceMs + 60_000;
-    const match = listed.find(
-      (l) =>
-        !owned.has(l.providerRentalId) &&
-        l.endsAtMs !== null &&
-        Math.abs(l.endsAtMs - expectedEndMs) <= toleranceMs &&
-        (l.service ?? r.serviceCode) === r.serviceCode &&
-        (l.country ?? r.countryCode) === r.countryCode,
-    );
-    if (match === undefined || match.endsAtMs === null) {
-      await count(
-        report,
-        "releasedPending",
-      )(rentals.step(r, { type: "purchase_failed", reason: "lost_purchase" }, "system:sweep"));
-      return;
-    }
-    await count(
-      report,
-      "reconciled",
-    )(
-      rentals.step(
-        r,
-        {
-          type: "issued",
-          providerRentalId: match.providerRentalId,
-          phone: match.phone,
-          endsAtMs: match.endsAtMs,
-          costMinor: r.costMinor,
-        },
-        "system:sweep",
-      ),
-    );
-  };
-
-  return {
-    /**
-     * Times out activations past their deadline (after one last status poll; cashback by policy; retry on another
-     * country when configured), expires rentals past their end (settle), and reconciles `pending` purchases older
-     * than the grace period through the provider's active lists (not found: released).
-     */
-    sweep(): ResultAsync<SweepReport, StorageFailure> {
-      const nowMs = ctx.clock.now();
-      return readStorage(() =>
-        ctx.storage.read.listDue({
-          nowMs,
-          pendingBeforeMs: nowMs - ctx.pendingGraceMs,
-          limit: ctx.sweepBatchSize,
-        }),
-      ).andThen((due) =>
-        readStorage(async () => {
-          const report: Counter = {
-            timedOut: 0,
-            receivedLate: 0,
-            rentalsExpired: 0,
-            reconciled: 0,
-            releasedPending: 0,
-            retried: 0,
-            skipped: 0,
-            errors: 0,
-          };
-          for (const a of due.activationsPastDeadline) await timeOut(a, report);
-          for (const r of due.rentalsPastEnd) await endRental(r, report);
-          if (due.pendingActivations.length > 0) {
-            const listed = await callProvider(() => ctx.provider.listActiveActivations());
-            if (listed.isErr()) report.errors += due.pendingActivations.length;
-            else for (const a of due.pendingActivations) await reconcileActivation(a, listed.value, report);
-          }
-          if (due.pendingRentals.length > 0) {
-            const listed = await callProvider(() => ctx.provider.listActiveRentals());
-            if (listed.isErr()) report.errors += due.pendingRentals.length;
-            else for (const r of due.pendingRentals) await reconcileRental(r, listed.value, report);
-          }
-          return report as SweepReport;
-        }),
-      );
-    },
-  };
+  }
+  const final: SweepReport = report;
+  emit(ctx, { kind: "sweep", durationMs: ctx.monotonicNow() - started, outcome: "ok", report: final });
+  return ok(final);
 }

@@ -17,10 +17,10 @@ import {
 } from "../core/errors.js";
 import { manualHoldId } from "../core/ids.js";
 import type { HoldRecord, PlatformAccountKind, TransferRecord, WalletRecord } from "../core/records.js";
-import { readStorage, runUnit } from "../core/unit-of-work.js";
 import type { Loaded } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
-import { type FesContext, lockedWallet, parseInput, runMoneyUnit, validated } from "./context.js";
+import { type FesContext, lockedWallet, parseInput, replayOrRun, validated } from "./context.js";
+import { operationIdFor } from "./keys.js";
 import {
   adjustInput,
   createWalletInput,
@@ -32,6 +32,7 @@ import {
   settleInput,
   statementInput,
 } from "./schemas.js";
+import { readStorage, runUnit } from "./unit-of-work.js";
 
 /** A wallet's counters. */
 export interface WalletBalance {
@@ -121,12 +122,12 @@ export function walletOperations(ctx: FesContext) {
     const { kind, platform, direction } = MOVES[operation];
     const credit = direction === "credit" || (direction === "signed" && request.amountMinor > 0);
     const amountMinor = Math.abs(request.amountMinor);
-    const moved = runMoneyUnit(ctx, {
+    const moved = replayOrRun(ctx, {
       operation: `wallet.${operation}`,
       request,
       idempotencyKey: request.idempotencyKey,
       walletIds: [request.walletId],
-      unitKey: `idem:${request.idempotencyKey}`,
+      unitKey: operationIdFor(request.walletId, request.idempotencyKey),
       actor: request.actor ?? "platform",
       // A reversal gives back at most what was settled for its operation, less what was already given back.
       ...(operation === "reverse" && request.operationId !== undefined
@@ -156,7 +157,7 @@ export function walletOperations(ctx: FesContext) {
               credit ? "credit" : "debit",
               platform,
               amountMinor,
-              request.operationId ?? `op:${request.idempotencyKey}`,
+              request.operationId ?? operationIdFor(request.walletId, request.idempotencyKey),
               request.reason ?? null,
             ),
           )
@@ -208,13 +209,13 @@ export function walletOperations(ctx: FesContext) {
   ) => {
     const walletId = await holdWallet(req.holdId);
     if (walletId.isErr()) return err(walletId.error);
-    const resolved = await runMoneyUnit(ctx, {
+    const resolved = await replayOrRun(ctx, {
       operation,
       request: req,
       idempotencyKey: req.idempotencyKey,
       walletIds: [walletId.value],
       load: { holdIds: [req.holdId] },
-      unitKey: `idem:${req.idempotencyKey}`,
+      unitKey: operationIdFor(walletId.value, req.idempotencyKey),
       actor: req.actor ?? "platform",
       compute: resolveManualHold(req.holdId, amount),
     });
@@ -376,12 +377,12 @@ export function walletOperations(ctx: FesContext) {
       actor?: string;
     }): ResultAsync<HoldRecord, MoveError> {
       return validated(freezeInput, input, (req) =>
-        runMoneyUnit(ctx, {
+        replayOrRun(ctx, {
           operation: "wallet.freeze",
           request: req,
           idempotencyKey: req.idempotencyKey,
           walletIds: [req.walletId],
-          unitKey: `idem:${req.idempotencyKey}`,
+          unitKey: operationIdFor(req.walletId, req.idempotencyKey),
           actor: req.actor ?? "platform",
           load: { holdIds: [manualHoldId(req.operationId)] },
           compute: (plan, loaded) =>

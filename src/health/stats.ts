@@ -7,7 +7,7 @@
  * the only per-record storage is the durations kept for the percentiles, in growable typed arrays, and the
  * percentiles are found by selection (linear time), not by sorting.
  */
-import type { ActivationRecord } from "../core/records.js";
+import { type ActivationRecord, isRefusedPurchase } from "../core/records.js";
 import { percentilesInPlace } from "./percentile.js";
 import { type HealthWindow, healthWindows, utcDayLabel, utcDayNumber, utcHourOfDay } from "./window.js";
 
@@ -294,6 +294,8 @@ export function computeHealthGroupings(
   for (const r of records) {
     const at = r.createdAtMs;
     if (at < fromMs || at >= toMs) continue;
+    // A purchase the provider refused without executing it bought nothing: no outcome of the service.
+    if (isRefusedPurchase(r)) continue;
     values[0] = r.service ?? r.serviceCode;
     values[1] = r.country ?? r.countryCode;
     values[2] = r.provider;

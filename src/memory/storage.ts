@@ -45,6 +45,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
   const holds = new Map<string, HoldRecord>();
   const activations = new Map<string, ActivationRecord>();
   const activationByProviderId = new Map<string, string>();
+  const rentalByProviderId = new Map<string, string>();
   const rentals = new Map<string, RentalRecord>();
   const transfers: TransferRecord[] = [];
   const transferIds = new Set<string>();
@@ -144,6 +145,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     for (const { record } of plan.rentals ?? NONE) {
       const version = (rentals.get(record.id)?.version ?? 0) + 1;
       journal.mapSet(rentals, record.id, deepFreeze({ ...record, version }));
+      if (record.providerRentalId !== null) {
+        journal.mapSet(rentalByProviderId, providerKey(record.provider, record.providerRentalId), record.id);
+      }
       journal.setMember(openRentals, record.id, record.state === "pending" || record.state === "active");
     }
     if (idem !== undefined) journal.mapSet(idempotency, idem.key, idem);
@@ -217,6 +221,16 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         );
       }
     }
+    const claimed = new Map<string, string>();
+    for (const { record } of plan.rentals ?? NONE) {
+      if (record.providerRentalId === null) continue;
+      const key = providerKey(record.provider, record.providerRentalId);
+      const owner = claimed.get(key) ?? rentalByProviderId.get(key);
+      if (owner !== undefined && owner !== record.id) {
+        conflict("unique:rentals_provider_id", `provider rental ${record.providerRentalId} is taken`);
+      }
+      claimed.set(key, record.id);
+    }
     if (plan.idempotency !== undefined && idempotency.has(plan.idempotency.key)) {
       conflict("unique:idempotency", `idempotency key ${plan.idempotency.key} exists`);
     }
@@ -283,6 +297,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         ),
       ),
     getRental: (id) => committed(() => rentals.get(id)),
+    findRentalByProviderId: (provider, providerRentalId) =>
+      committed(() => {
+        const id = rentalByProviderId.get(providerKey(provider, providerRentalId));
+        return id === undefined ? undefined : rentals.get(id);
+      }),
     listRentals: (filter = {}) =>
       committed(() =>
         byCreation(

@@ -95,6 +95,7 @@ export const activationColumns: Columns<ActivationRecord> = [
   col("closedAtMs", "bigint"),
   col("deadlineAtMs", "bigint"),
   col("cashbackMinor", "bigint"),
+  col("endRequest", "jsonb"),
   col("version", "bigint"),
 ];
 
@@ -119,6 +120,8 @@ export const rentalColumns: Columns<RentalRecord> = [
   col("startedAtMs", "bigint"),
   col("endsAtMs", "bigint"),
   col("endedAtMs", "bigint"),
+  col("endRequest", "jsonb"),
+  col("lastActiveAtMs", "bigint"),
   col("version", "bigint"),
 ];
 

@@ -72,6 +72,9 @@ export function asConflict(error: unknown): StorageConflictError | undefined {
     if (e.constraint === "activations_provider_id") {
       return new StorageConflictError("unique:activations_provider_id", message);
     }
+    if (e.constraint === "rentals_provider_id") {
+      return new StorageConflictError("unique:rentals_provider_id", message);
+    }
     const table = typeof e.table === "string" ? e.table : "unknown";
     return new StorageConflictError(`unique:${uniqueGuards[table] ?? table}`, message);
   }

@@ -11,6 +11,7 @@ import type {
 import { isPlatformAccountId } from "../core/records.js";
 import type {
   CommitPlan,
+  DueQuery,
   DueWork,
   Loaded,
   LoadRequest,
@@ -82,6 +83,7 @@ class Statements {
   readonly getActivation: string;
   readonly findActivationByProviderId: string;
   readonly getRental: string;
+  readonly findRentalByProviderId: string;
   readonly dueActivations: string;
   readonly dueRentals: string;
   readonly pendingActivations: string;
@@ -103,11 +105,15 @@ class Statements {
     this.getActivation = `${from(activationColumns, "activations")} WHERE id = $1`;
     this.findActivationByProviderId = `${from(activationColumns, "activations")} WHERE provider = $1 AND provider_activation_id = $2 ORDER BY created_at_ms, id COLLATE "C" LIMIT 1`;
     this.getRental = `${from(rentalColumns, "rentals")} WHERE id = $1`;
+    this.findRentalByProviderId = `${from(rentalColumns, "rentals")} WHERE provider = $1 AND provider_rental_id = $2`;
     // Each of the sweeper's four questions is a range scan of its own partial index (see the migrations).
-    this.dueActivations = `${from(activationColumns, "activations")} WHERE state = 'waiting' AND deadline_at_ms <= $1 ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
-    this.dueRentals = `${from(rentalColumns, "rentals")} WHERE state = 'active' AND ends_at_ms <= $1 ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
-    this.pendingActivations = `${from(activationColumns, "activations")} WHERE state = 'pending' AND created_at_ms <= $1 ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
-    this.pendingRentals = `${from(rentalColumns, "rentals")} WHERE state = 'pending' AND created_at_ms <= $1 ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
+    // $3 is the provider (NULL: every provider); the due questions also find lost end steps ($4: pendingBeforeMs).
+    const ours = "($3::text IS NULL OR provider = $3)";
+    const endAsked = "(end_request IS NOT NULL AND (end_request->>'atMs')::bigint <= $4)";
+    this.dueActivations = `${from(activationColumns, "activations")} WHERE state = 'waiting' AND (deadline_at_ms <= $1 OR ${endAsked}) AND ${ours} ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
+    this.dueRentals = `${from(rentalColumns, "rentals")} WHERE state = 'active' AND (ends_at_ms <= $1 OR ${endAsked}) AND ${ours} ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
+    this.pendingActivations = `${from(activationColumns, "activations")} WHERE state = 'pending' AND created_at_ms <= $1 AND ${ours} ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
+    this.pendingRentals = `${from(rentalColumns, "rentals")} WHERE state = 'pending' AND created_at_ms <= $1 AND ${ours} ORDER BY created_at_ms, id COLLATE "C" LIMIT $2`;
   }
 }
 
@@ -343,6 +349,10 @@ class PgReader implements StorageReader {
     return one(this.pool, activationColumns, this.sql.getActivation, [id]);
   }
 
+  findRentalByProviderId(provider: string, providerRentalId: string): Promise<RentalRecord | undefined> {
+    return one(this.pool, rentalColumns, this.sql.findRentalByProviderId, [provider, providerRentalId]);
+  }
+
   findActivationByProviderId(
     provider: string,
     providerActivationId: string,
@@ -419,17 +429,14 @@ class PgReader implements StorageReader {
     return (await rows(this.pool, text, values)).map((r) => readRow(auditColumns, r));
   }
 
-  async listDue(query: {
-    readonly nowMs: number;
-    readonly pendingBeforeMs: number;
-    readonly limit: number;
-  }): Promise<DueWork> {
+  async listDue(query: DueQuery): Promise<DueWork> {
     const { nowMs, pendingBeforeMs, limit } = query;
+    const provider = query.provider ?? null;
     const [due, ending, pendingA, pendingR] = await Promise.all([
-      rows(this.pool, this.sql.dueActivations, [nowMs, limit]),
-      rows(this.pool, this.sql.dueRentals, [nowMs, limit]),
-      rows(this.pool, this.sql.pendingActivations, [pendingBeforeMs, limit]),
-      rows(this.pool, this.sql.pendingRentals, [pendingBeforeMs, limit]),
+      rows(this.pool, this.sql.dueActivations, [nowMs, limit, provider, pendingBeforeMs]),
+      rows(this.pool, this.sql.dueRentals, [nowMs, limit, provider, pendingBeforeMs]),
+      rows(this.pool, this.sql.pendingActivations, [pendingBeforeMs, limit, provider]),
+      rows(this.pool, this.sql.pendingRentals, [pendingBeforeMs, limit, provider]),
     ]);
     return {
       activationsPastDeadline: due.map((r) => readRow(activationColumns, r)),

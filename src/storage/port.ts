@@ -152,6 +152,8 @@ export interface StorageReader {
   }): Promise<readonly ActivationRecord[]>;
   /** The rental, or `undefined`. */
   getRental(id: string): Promise<RentalRecord | undefined>;
+  /** The rental with this provider id, or `undefined` (at most one: the id is unique per provider). */
+  findRentalByProviderId(provider: string, providerRentalId: string): Promise<RentalRecord | undefined>;
   /** Rentals, optionally filtered, ordered by `createdAtMs` then id. */
   listRentals(filter?: {
     readonly walletId?: string;
@@ -171,15 +173,22 @@ export interface StorageReader {
   /** Audit rows in insertion order, optionally for one subject. */
   listAudit(filter?: { readonly subjectId?: string }): Promise<readonly AuditRecord[]>;
   /**
-   * What the sweeper must look at, at `nowMs`: activations `waiting` whose deadline is ≤ `nowMs`, rentals `active`
-   * whose end is ≤ `nowMs`, and activations or rentals `pending` created at or before `pendingBeforeMs`.
-   * At most `limit` of each, oldest first.
+   * What the sweeper must look at, at `nowMs`, as {@link selectDueWork} defines it: activations `waiting` whose
+   * deadline is ≤ `nowMs`, rentals `active` whose end is ≤ `nowMs`, activations and rentals whose recorded end
+   * request (`endRequest.atMs`) is at or before `pendingBeforeMs` (an end step whose answer was lost), and
+   * activations or rentals `pending` created at or before `pendingBeforeMs`. With `provider`, only records of that
+   * provider. At most `limit` of each, oldest first.
    */
-  listDue(query: {
-    readonly nowMs: number;
-    readonly pendingBeforeMs: number;
-    readonly limit: number;
-  }): Promise<DueWork>;
+  listDue(query: DueQuery): Promise<DueWork>;
+}
+
+/** The question of `listDue`. */
+export interface DueQuery {
+  readonly nowMs: number;
+  readonly pendingBeforeMs: number;
+  readonly limit: number;
+  /** Only records of this provider (a service serves one provider); all providers when absent. */
+  readonly provider?: string;
 }
 
 /** The sweeper's to-do list. */
@@ -227,21 +236,32 @@ export function isStorageConflictError(value: unknown): value is StorageConflict
 export function selectDueWork(
   activations: readonly ActivationRecord[],
   rentals: readonly RentalRecord[],
-  query: { readonly nowMs: number; readonly pendingBeforeMs: number; readonly limit: number },
+  query: DueQuery,
 ): DueWork {
-  const { nowMs, pendingBeforeMs, limit } = query;
+  const { nowMs, pendingBeforeMs, limit, provider } = query;
+  const ours = (r: { readonly provider: string }) => provider === undefined || r.provider === provider;
+  const endAsked = (r: ActivationRecord | RentalRecord) =>
+    r.endRequest != null && r.endRequest.atMs <= pendingBeforeMs;
   return {
     activationsPastDeadline: activations
-      .filter((a) => a.state === "waiting" && a.deadlineAtMs !== null && a.deadlineAtMs <= nowMs)
+      .filter(
+        (a) =>
+          ours(a) &&
+          a.state === "waiting" &&
+          ((a.deadlineAtMs !== null && a.deadlineAtMs <= nowMs) || endAsked(a)),
+      )
       .slice(0, limit),
     rentalsPastEnd: rentals
-      .filter((r) => r.state === "active" && r.endsAtMs !== null && r.endsAtMs <= nowMs)
+      .filter(
+        (r) =>
+          ours(r) && r.state === "active" && ((r.endsAtMs !== null && r.endsAtMs <= nowMs) || endAsked(r)),
+      )
       .slice(0, limit),
     pendingActivations: activations
-      .filter((a) => a.state === "pending" && a.createdAtMs <= pendingBeforeMs)
+      .filter((a) => ours(a) && a.state === "pending" && a.createdAtMs <= pendingBeforeMs)
       .slice(0, limit),
     pendingRentals: rentals
-      .filter((r) => r.state === "pending" && r.createdAtMs <= pendingBeforeMs)
+      .filter((r) => ours(r) && r.state === "pending" && r.createdAtMs <= pendingBeforeMs)
       .slice(0, limit),
   };
 }

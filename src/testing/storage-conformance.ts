@@ -3,8 +3,9 @@ import { err, ok, type Result } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { errors } from "../core/errors.js";
 import type { ActivationRecord, HoldRecord, TransferRecord, WalletRecord } from "../core/records.js";
-import { runUnit } from "../core/unit-of-work.js";
+import { scopedIdempotencyKey } from "../fes/keys.js";
 import { createFes, type Fes } from "../fes/service.js";
+import { runUnit } from "../fes/unit-of-work.js";
 import { createRefundPolicy } from "../policy/refund.js";
 import type { Provider } from "../provider/port.js";
 import { type CommitPlan, isStorageConflictError, type Storage } from "../storage/port.js";
@@ -496,11 +497,23 @@ type Call =
   | { op: "cancel"; activation: number }
   | { op: "cancelRental"; rental: number }
   | { op: "finishRental"; rental: number }
+  | { op: "syncRental"; rental: number }
+  /** An end (or an extension) whose answer is lost while the provider's status cannot be read either. */
+  | { op: "lostRentalStep"; rental: number; step: "cancel" | "finish" | "extend" }
+  | { op: "revokeRental"; rental: number }
   | { op: "advance"; ms: number }
   | { op: "sweep" }
   | {
       op: "fault";
       kind: "no_numbers" | "unknown_after_success" | "unknown_before" | "retryable" | "code_during_cancel";
+      /** The provider call the fault hits (default: buying an activation). */
+      action?:
+        | "rent"
+        | "extendRental"
+        | "cancelRental"
+        | "finishRental"
+        | "getRentalStatus"
+        | "getActivationStatus";
     };
 
 /** Runs a call; returns whether it failed with an error result. */
@@ -541,7 +554,7 @@ async function perform(real: Real, model: Model, call: Call): Promise<{ ok: bool
           idempotencyKey: call.key,
         }),
       );
-      if (!model.activations.includes(`act:${call.key}`)) model.activations.push(`act:${call.key}`);
+      remember(model.activations, r);
       return r;
     }
     case "buyRental": {
@@ -554,7 +567,7 @@ async function perform(real: Real, model: Model, call: Call): Promise<{ ok: bool
           idempotencyKey: call.key,
         }),
       );
-      if (!model.rentals.includes(`rent:${call.key}`)) model.rentals.push(`rent:${call.key}`);
+      remember(model.rentals, r);
       return r;
     }
     case "extend": {
@@ -594,6 +607,42 @@ async function perform(real: Real, model: Model, call: Call): Promise<{ ok: bool
       const id = pick(model.rentals, call.rental);
       return id === undefined ? { ok: true, value: null } : asOutcome(fes.finishRental({ rentalId: id }));
     }
+    case "lostRentalStep": {
+      const id = pick(model.rentals, call.rental);
+      if (id === undefined) return { ok: true, value: null };
+      const action =
+        call.step === "cancel" ? "cancelRental" : call.step === "finish" ? "finishRental" : "extendRental";
+      await real.fake.control.injectFault({ action, kind: "unknown_after_success" });
+      await real.fake.control.injectFault({ action: "getRentalStatus", kind: "retryable" });
+      const outcome =
+        call.step === "extend"
+          ? await asOutcome(fes.extendRental({ rentalId: id, hours: 2, idempotencyKey: `lost-${id}` }))
+          : await asOutcome(
+              call.step === "cancel"
+                ? fes.cancelRental({ rentalId: id })
+                : fes.finishRental({ rentalId: id }),
+            );
+      // Whatever did not fire stays queued no longer than this call.
+      await real.fake.control.clearFaults();
+      return outcome;
+    }
+    case "syncRental": {
+      const id = pick(model.rentals, call.rental);
+      return id === undefined ? { ok: true, value: null } : asOutcome(fes.syncRental(id));
+    }
+    case "revokeRental": {
+      // The provider takes the number back on its own; the service learns it from a poll or the sweeper.
+      const id = pick(model.rentals, call.rental);
+      const r = id === undefined ? undefined : await real.storage.read.getRental(id);
+      if (r?.providerRentalId != null) {
+        try {
+          await real.fake.control.revokeRental(r.providerRentalId);
+        } catch {
+          // Already ended upstream.
+        }
+      }
+      return { ok: true, value: null };
+    }
     case "advance":
       real.clock.advance(call.ms);
       return { ok: true, value: null };
@@ -601,12 +650,19 @@ async function perform(real: Real, model: Model, call: Call): Promise<{ ok: bool
       return asOutcome(fes.sweep());
     case "fault":
       await real.fake.control.injectFault({
-        action: call.kind === "code_during_cancel" ? "cancelActivation" : "buyActivation",
+        action: call.kind === "code_during_cancel" ? "cancelActivation" : (call.action ?? "buyActivation"),
         kind: call.kind,
         code: "424242",
       });
       return { ok: true, value: null };
   }
+}
+
+/** Remembers the id of the record a purchase made (also a failed one: its error names it). */
+function remember(ids: string[], outcome: { ok: boolean; value: unknown }): void {
+  const v = outcome.value as { id?: unknown } | null;
+  const id = typeof v?.id === "string" ? v.id : undefined;
+  if (id !== undefined && !ids.includes(id)) ids.push(id);
 }
 
 /** The money state that an error result must leave untouched. */
@@ -651,7 +707,7 @@ const callArb: fc.Arbitrary<Call> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant("buyRental" as const),
       walletId: walletArb,
-      hours: fc.integer({ min: 1, max: 6 }),
+      hours: fc.integer({ min: 4, max: 8 }),
       key: keyArb,
     }),
   },
@@ -676,6 +732,16 @@ const callArb: fc.Arbitrary<Call> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant("cancel" as const), activation: fc.nat(9) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("cancelRental" as const), rental: fc.nat(9) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("finishRental" as const), rental: fc.nat(9) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("syncRental" as const), rental: fc.nat(9) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("lostRentalStep" as const),
+      rental: fc.nat(9),
+      step: fc.constantFrom("cancel" as const, "finish" as const, "extend" as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("revokeRental" as const), rental: fc.nat(9) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -697,12 +763,56 @@ const callArb: fc.Arbitrary<Call> = fc.oneof(
       ),
     }),
   },
+  {
+    // Rentals with lost answers and unreadable statuses at every provider-facing step.
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("fault" as const),
+      kind: fc.constantFrom(
+        "unknown_after_success" as const,
+        "unknown_before" as const,
+        "retryable" as const,
+      ),
+      action: fc.constantFrom(
+        "rent" as const,
+        "extendRental" as const,
+        "cancelRental" as const,
+        "finishRental" as const,
+        "getRentalStatus" as const,
+        "getActivationStatus" as const,
+      ),
+    }),
+  },
 );
 
 /** Checks invariants 1–5 and 8 over the whole storage. */
 async function assertInvariants(real: Real) {
   const violations = await checkLedgerInvariants(real.storage.read);
   expect(violations).toEqual([]);
+  await assertProviderAgreement(real);
+}
+
+/**
+ * Money is decided from what the provider says happened: a customer is never charged for a rental or an
+ * activation the provider cancelled with a refund to the platform.
+ */
+async function assertProviderAgreement(real: Real) {
+  const settled = new Map<string, number>();
+  for (const h of await real.storage.read.listHolds({ state: "settled" })) {
+    settled.set(h.ownerId, (settled.get(h.ownerId) ?? 0) + h.settledMinor);
+  }
+  for (const r of await real.storage.read.listRentals()) {
+    if (r.state === "pending" || r.state === "active" || r.providerRentalId === null) continue;
+    if (real.fake.upstream.rental(r.providerRentalId)?.state === "cancelled") {
+      expect(settled.get(r.id) ?? 0, `rental ${r.id} was refunded upstream`).toBe(0);
+    }
+  }
+  for (const a of await real.storage.read.listActivations({ states: ["received"] })) {
+    if (a.providerActivationId === null) continue;
+    expect(real.fake.upstream.activation(a.providerActivationId)?.state, `activation ${a.id}`).not.toBe(
+      "cancelled",
+    );
+  }
 }
 
 /** One call; an error result must leave the money untouched (invariant 7); a used key is remembered. */
@@ -724,7 +834,8 @@ class CallCommand implements fc.AsyncCommand<Model, Real> {
       key !== undefined &&
       outcome.ok &&
       !model.keys.some((k) => k.key === key) &&
-      (await real.storage.read.getIdempotency(key))
+      "walletId" in this.call &&
+      (await real.storage.read.getIdempotency(scopedIdempotencyKey(this.call.walletId, key)))
     ) {
       model.keys.push({ key, call: this.call });
     }
@@ -741,7 +852,7 @@ class RepeatCommand implements fc.AsyncCommand<Model, Real> {
     const { call } = model.keys[this.index % model.keys.length]!;
     if (call.op !== "deposit" && call.op !== "withdraw") return;
     const before = await moneySnapshot(real.storage);
-    const first = await real.storage.read.getIdempotency(call.key);
+    const first = await real.storage.read.getIdempotency(scopedIdempotencyKey(call.walletId, call.key));
     const again = await perform(real, model, call);
     expect(again.ok).toBe(true);
     expect(again.value).toEqual(first?.result);
@@ -760,7 +871,7 @@ class ConflictCommand implements fc.AsyncCommand<Model, Real> {
     const other: Call =
       call.op === "deposit"
         ? { op: "deposit", walletId: call.walletId, amountMinor: call.amountMinor + 1, key }
-        : { op: "deposit", walletId: "w1", amountMinor: 7, key };
+        : { op: "deposit", walletId: "walletId" in call ? call.walletId : "w1", amountMinor: 7, key };
     const outcome = await perform(real, model, other);
     expect(outcome).toEqual({ ok: false, value: errors.idempotencyConflict(key) });
     expect(await moneySnapshot(real.storage)).toEqual(before);

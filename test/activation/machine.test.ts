@@ -49,6 +49,7 @@ describe("activation machine", () => {
   it("derives terminal states and the diagram from the table", () => {
     expect(Object.keys(activationTransitions).filter((s) => isActivationTerminal(s as never))).toEqual([
       "received",
+      "closed",
       "cancelled",
       "timeout",
       "expired",

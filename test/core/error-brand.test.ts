@@ -1,7 +1,7 @@
 import { ok } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { InvariantViolation, isInvariantViolation } from "../../src/core/invariant.js";
-import { runUnit } from "../../src/core/unit-of-work.js";
+import { runUnit } from "../../src/fes/unit-of-work.js";
 import { createMemoryStorage } from "../../src/memory/index.js";
 import { isStorageConflictError, type Storage, StorageConflictError } from "../../src/storage/port.js";
 

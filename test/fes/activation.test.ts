@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { activationIdFor } from "../../src/fes/keys.js";
 import { fund, setup } from "./setup.js";
 
 describe("activation FES cycle", () => {
@@ -166,12 +167,9 @@ describe("activation FES cycle", () => {
       country: "6",
       idempotencyKey: "k",
     });
-    expect(r._unsafeUnwrapErr()).toMatchObject({
-      type: "purchase_failed",
-      id: "act:k",
-      reason: "no_numbers",
-    });
-    expect((await fes.getActivation("act:k"))._unsafeUnwrap().state).toBe("failed");
+    const id = activationIdFor("alice", "k", 0);
+    expect(r._unsafeUnwrapErr()).toMatchObject({ type: "purchase_failed", id, reason: "no_numbers" });
+    expect((await fes.getActivation(id))._unsafeUnwrap().state).toBe("failed");
     expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
       balanceMinor: 1000,
       frozenMinor: 0,

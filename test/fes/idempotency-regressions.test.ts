@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { activationIdFor } from "../../src/fes/keys.js";
 import { checkLedgerInvariants } from "../../src/index.js";
 import { fund, setup } from "../fes/setup.js";
 
@@ -9,7 +10,7 @@ describe("regressions: idempotency and typed errors", () => {
     const { fes, fake } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     await fake.control.injectFault({ action: "extendRental", kind: "no_numbers" });
     const first = await fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" });
@@ -65,7 +66,7 @@ describe("regressions: idempotency and typed errors", () => {
     });
     expect(first._unsafeUnwrapErr()).toMatchObject({
       type: "purchase_failed",
-      id: "act:b",
+      id: activationIdFor("alice", "b", 0),
       reason: "price_too_low",
     });
     // The decline happened after the purchase started (hold placed, provider asked): like a card decline under an
@@ -137,7 +138,7 @@ describe("regressions: idempotency and typed errors", () => {
     const { fes, storage } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     const [x, y] = await Promise.all([
       fes.extendRental({ rentalId: r.id, hours: 1, idempotencyKey: "x" }),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { activationIdFor } from "../../src/fes/keys.js";
 import { checkLedgerInvariants, createFes, createRefundPolicy, type RefundPolicy } from "../../src/index.js";
 import { createMemoryStorage } from "../../src/memory/index.js";
 import type { Provider } from "../../src/provider/port.js";
@@ -137,7 +138,7 @@ describe("regressions: the purchase saga", () => {
       country: "6",
       idempotencyKey: "b",
     });
-    const stored = (await fes.getActivation("act:b"))._unsafeUnwrap();
+    const stored = (await fes.getActivation(activationIdFor("alice", "b", 0)))._unsafeUnwrap();
     expect(stored.state).toBe("waiting");
     expect((await fes.getBalance("alice"))._unsafeUnwrap().frozenMinor).toBe(50);
     // docs/design.md §2.7: a success moved money, an error moved none.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { activationIdFor, derivedKey } from "../../src/fes/keys.js";
 import { createRouter } from "../../src/health/index.js";
 import type { ActivationRecord, Fes, FesConfig } from "../../src/index.js";
 import { createCatalogCodeResolver } from "../../src/mapping/index.js";
@@ -106,7 +107,7 @@ describe("routing and the retry on another country after a timeout", () => {
         country: "ru",
       });
       expect(retry).toMatchObject({
-        id: `act:${original.id}:retry`,
+        id: activationIdFor(original.walletId, derivedKey(original.id, "retry"), 0),
         retryOf: original.id,
         walletId: original.walletId,
         countryCode: GOOD,

@@ -105,6 +105,8 @@ export function createLenientStorage(): Storage {
           (a) => (!f.walletId || a.walletId === f.walletId) && (!f.states || f.states.includes(a.state)),
         ),
       getRental: async (id) => rentals.get(id),
+      findRentalByProviderId: async (provider, providerRentalId) =>
+        [...rentals.values()].find((r) => r.provider === provider && r.providerRentalId === providerRentalId),
       listRentals: async (f = {}) =>
         [...rentals.values()].filter(
           (r) => (!f.walletId || r.walletId === f.walletId) && (!f.states || f.states.includes(r.state)),

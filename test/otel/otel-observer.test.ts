@@ -120,6 +120,10 @@ describe("createOtelObserver", () => {
         retried: 0,
         skipped: 0,
         errors: 0,
+        cancelled: 0,
+        deferred: 0,
+        backedOff: 0,
+        failures: [],
       },
     });
     expect(r.points).toEqual([

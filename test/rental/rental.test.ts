@@ -34,7 +34,7 @@ describe("rental FES cycle", () => {
     const { fes, clock } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     clock.advance(5 * 60_000);
     const cancelled = (await fes.cancelRental({ rentalId: r.id }))._unsafeUnwrap();
@@ -51,9 +51,9 @@ describe("rental FES cycle", () => {
     const { fes, clock, storage } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 1, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
-    clock.advance(HOUR - 1);
+    clock.advance(4 * HOUR - 1);
     expect((await fes.sweep())._unsafeUnwrap().rentalsExpired).toBe(0);
     clock.advance(1);
     expect((await fes.sweep())._unsafeUnwrap().rentalsExpired).toBe(1);
@@ -65,26 +65,26 @@ describe("rental FES cycle", () => {
     const { fes, clock, storage } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     const endsAt = r.endsAtMs!;
     const x = (await fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" }))._unsafeUnwrap();
     expect(x.endsAtMs).toBe(endsAt + 3 * HOUR);
     expect(x.periods.map((p) => [p.holdId, p.state, p.priceMinor])).toEqual([
-      [`hold:${r.id}:0`, "paid", 20],
+      [`hold:${r.id}:0`, "paid", 40],
       [`hold:${r.id}:1`, "paid", 30],
     ]);
     expect((await storage.read.listHolds({ state: "open" })).length).toBe(2);
-    expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({ frozenMinor: 50 });
+    expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({ frozenMinor: 70 });
     // Replaying the extension changes nothing.
     expect(
       (await fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" }))._unsafeUnwrap().periods
         .length,
     ).toBe(2);
-    clock.advance(5 * HOUR);
+    clock.advance(7 * HOUR);
     await fes.sweep();
     expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
-      balanceMinor: 950,
+      balanceMinor: 930,
       frozenMinor: 0,
     });
   });
@@ -107,13 +107,15 @@ describe("rental FES cycle", () => {
     });
   });
 
-  it("a revoked rental releases the unused part", async () => {
+  it("a revoked rental releases the unused part, from the last moment it was known active", async () => {
     const { fes, clock, fake } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
       await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     clock.advance(3 * HOUR);
+    // A poll sees it active at 3 h; the provider takes it back right after.
+    expect((await fes.syncRental(r.id))._unsafeUnwrap().state).toBe("active");
     await fake.control.revokeRental(r.providerRentalId!);
     expect((await fes.syncRental(r.id))._unsafeUnwrap().state).toBe("revoked");
     expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
@@ -139,19 +141,19 @@ describe("rental FES cycle", () => {
     const { fes, clock, fake, storage } = await setup();
     await fund(fes, "alice", 1000);
     const r = (
-      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 2, idempotencyKey: "r" })
+      await fes.buyRental({ walletId: "alice", service: "tg", country: "6", hours: 4, idempotencyKey: "r" })
     )._unsafeUnwrap();
     await fake.control.injectFault({ action: "extendRental", kind: "unknown_after_success" });
     const x = (await fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" }))._unsafeUnwrap();
     expect(x.periods.map((p) => p.state)).toEqual(["paid", "pending"]);
-    clock.advance(2 * HOUR);
+    clock.advance(4 * HOUR);
     expect((await fes.sweep())._unsafeUnwrap()).toMatchObject({ reconciled: 1, rentalsExpired: 0 });
     const kept = (await fes.getRental(r.id))._unsafeUnwrap();
-    expect(kept).toMatchObject({ state: "active", endsAtMs: r.endsAtMs! + 3 * HOUR, priceMinor: 50 });
+    expect(kept).toMatchObject({ state: "active", endsAtMs: r.endsAtMs! + 3 * HOUR, priceMinor: 70 });
     clock.advance(3 * HOUR);
     expect((await fes.sweep())._unsafeUnwrap().rentalsExpired).toBe(1);
     expect((await fes.getBalance("alice"))._unsafeUnwrap()).toMatchObject({
-      balanceMinor: 950,
+      balanceMinor: 930,
       frozenMinor: 0,
     });
     expect(await storage.read.listHolds({ state: "open" })).toEqual([]);
@@ -176,10 +178,10 @@ describe("rental FES cycle", () => {
     });
   });
 
-  it("rental durations outside 1–1344 hours are invalid input and write nothing", async () => {
+  it("rental durations outside the provider's 4–1344 hours are invalid input and write nothing", async () => {
     const { fes, storage } = await setup();
     await fund(fes, "alice", 1000);
-    for (const hours of [0, -1, 1.5, 1345, Number.NaN]) {
+    for (const hours of [0, -1, 1, 3, 1.5, 1345, Number.NaN]) {
       const r = await fes.buyRental({
         walletId: "alice",
         service: "tg",

@@ -19,6 +19,10 @@ const REPORT: SweepReport = {
   retried: 0,
   skipped: 0,
   errors: 0,
+  cancelled: 0,
+  deferred: 0,
+  backedOff: 0,
+  failures: [],
 };
 
 /** Lets pending promise callbacks run (no time passes). */

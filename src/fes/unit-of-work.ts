@@ -1,12 +1,12 @@
 import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { errors, type StorageFailure } from "../core/errors.js";
+import { type InvariantViolation, isInvariantViolation } from "../core/invariant.js";
 import {
   isStorageConflictError,
   type Storage,
   type StorageConflictError,
   type StorageTx,
 } from "../storage/port.js";
-import { errors, type StorageFailure } from "./errors.js";
-import { type InvariantViolation, isInvariantViolation } from "./invariant.js";
 
 /** Carries an `Err` out of a storage transaction so that the adapter rolls back exactly as for a throw. */
 class Rollback<E> {
@@ -39,6 +39,8 @@ export function runUnit<T, E>(
         if (e instanceof Rollback) return err(e.error as E);
         if (isInvariantViolation(e)) throw e;
         if (isStorageConflictError(e)) {
+          // A provider id another record owns stays taken on a rerun: reported at once, by its guard.
+          if (e.guard.endsWith("_provider_id")) return err(errors.storageFailure(e.message, e.guard));
           if (tries < MAX_CONFLICT_RETRIES) continue;
           return err(errors.storageFailure(`conflict persisted after ${tries + 1} attempts: ${e.guard}`));
         }

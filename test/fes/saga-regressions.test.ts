@@ -1,0 +1,4 @@
+import { createMemoryStorage } from "../../src/memory/index.js";
+import { describeSagaRegressions } from "./saga-scenarios.js";
+
+describeSagaRegressions("memory", async () => createMemoryStorage());
