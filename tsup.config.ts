@@ -8,6 +8,7 @@ export default defineConfig([
       memory: "src/memory/index.ts",
       postgres: "src/postgres/index.ts",
       "sms-activate": "src/provider/sms-activate/index.ts",
+      http: "src/http/index.ts",
     },
     format: ["esm", "cjs"],
     dts: true,
