@@ -81,7 +81,8 @@ export async function dashboardCsp(): Promise<string> {
   return [
     "default-src 'none'",
     `style-src 'sha256-${hash}'`,
-    "img-src 'self'",
+    // The empty icon keeps the browser from asking the host for a favicon.
+    "img-src data:",
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
@@ -177,7 +178,7 @@ function outcomeBars(groups: readonly HealthGroupStats[]): string {
 /** One service's timeline: volume bars per bucket and the success share as a line. */
 function timeline(
   label: string,
-  buckets: readonly { name: string; g: HealthGroupStats | undefined }[],
+  buckets: readonly { name: string; label: string; g: HealthGroupStats | undefined }[],
 ): string {
   const w = 300;
   const h = 90;
@@ -206,8 +207,8 @@ function timeline(
     points.length > 0
       ? `<polyline points="${points.join(" ")}" fill="none" stroke="${COLOURS.line}" stroke-width="2"/>`
       : "";
-  const first = buckets[0]?.name ?? "";
-  const last = buckets[buckets.length - 1]?.name ?? "";
+  const first = buckets[0]?.label ?? "";
+  const last = buckets[buckets.length - 1]?.label ?? "";
   return (
     `<figure><svg role="img" aria-label="${esc(`Timeline of ${label}`)}" viewBox="0 0 ${w} ${h}" width="${w}">` +
     `${bars.join("")}${line}<text x="0" y="${h - 1}" font-size="10">${esc(first)}</text>` +
@@ -239,7 +240,11 @@ function timelines(data: DashboardData): string {
     const byName = new Map(own.map((g) => [hourly ? String(g.key.hour) : (g.key.day ?? ""), g]));
     return timeline(
       s.label,
-      names.map((name) => ({ name, g: byName.get(name) })),
+      names.map((name) => ({
+        name,
+        label: hourly ? `${name.padStart(2, "0")}:00 UTC` : name,
+        g: byName.get(name),
+      })),
     );
   });
   return `<div class="timelines">${figures.join("")}</div>`;
@@ -334,7 +339,7 @@ export function renderDashboard(data: DashboardData): string {
   );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(data.title)}</title><style>${DASHBOARD_CSS}</style></head><body>
+<link rel="icon" href="data:,"><title>${esc(data.title)}</title><style>${DASHBOARD_CSS}</style></head><body>
 <header><h1>${esc(data.title)}</h1><p class="muted">${esc(`Window: last ${WINDOW_LABELS[data.window]}, up to ${iso(data.nowMs)} UTC`)}</p><nav aria-label="Window">${nav}</nav></header>
 <main>
 <section><h2>Summary</h2><div class="cards">${cards}</div></section>

@@ -1,9 +1,9 @@
-import { createFes } from "../../src/index.js";
+import { createFes, type Storage } from "../../src/index.js";
 import { createMemoryStorage } from "../../src/memory/index.js";
 import { createFakeProvider, ManualClock } from "../../src/testing/index.js";
 
 /** A service over memory storage and the fake provider, stocked, with a manual clock. */
-export async function setupService(storage = createMemoryStorage()) {
+export async function setupService(storage: Storage = createMemoryStorage()) {
   const clock = new ManualClock();
   const fake = createFakeProvider({ clock, balance: "100000" });
   await fake.control.setStock("tg", "6", { price: "0.50", count: 100 });
