@@ -231,6 +231,12 @@ export function createFesHandler(fes: HttpFes, options: FesHandlerOptions): FesH
       (r.access !== "admin" || options.authorizeAdmin),
   );
   let openApi: string | undefined;
+  /**
+   * Keys whose first request is still running in this process, per wallet: a second request with the same key
+   * answers 409 at once (as the IETF Idempotency-Key draft does) instead of waiting. Across processes the service
+   * itself serializes them: the loser replays the winner's result.
+   */
+  const inFlight = new Set<string>();
 
   const dispatch = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -334,7 +340,17 @@ export function createFesHandler(fes: HttpFes, options: FesHandlerOptions): FesH
       if (!b.ok) return problemResponse(b.error);
       body = b.value;
     }
-    const result = await route.serve({ fes, walletId, params, query, body, idempotencyKey, actor, extras });
+    const flightKey = idempotencyKey === undefined ? undefined : `${walletId || "admin"}\n${idempotencyKey}`;
+    if (flightKey !== undefined) {
+      if (inFlight.has(flightKey)) return problemResponse({ type: "idempotency_in_flight", idempotencyKey });
+      inFlight.add(flightKey);
+    }
+    let result: RouteResult;
+    try {
+      result = await route.serve({ fes, walletId, params, query, body, idempotencyKey, actor, extras });
+    } finally {
+      if (flightKey !== undefined) inFlight.delete(flightKey);
+    }
     if (!result.ok) return problemResponse(result.error);
     if ("html" in result) {
       return new Response(result.html, {

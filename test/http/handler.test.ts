@@ -113,6 +113,49 @@ describe("createFesHandler: the customer API", () => {
     });
   });
 
+  it("answers 409 with Retry-After to a second request whose key is still in flight, then replays", async () => {
+    const s = await setupService();
+    await s.fes.createWallet({ walletId: "alice", currency: "USD" });
+    await s.fes.deposit({ walletId: "alice", amountMinor: 1000, currency: "USD", idempotencyKey: "d" });
+    let entered: () => void = () => {};
+    const called = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const fes = {
+      ...s.fes,
+      buyActivation: ((input) => {
+        entered();
+        const held = gate.then(() => s.fes.buyActivation(input));
+        return held as unknown as ReturnType<typeof s.fes.buyActivation>;
+      }) as typeof s.fes.buyActivation,
+    };
+    const handler = createFesHandler(fes, { authenticate: () => "alice" });
+    const req = () =>
+      handler(
+        new Request("http://x/activations", {
+          method: "POST",
+          headers: { "idempotency-key": "k", "content-type": "application/json" },
+          body: JSON.stringify({ service: "tg", country: "6" }),
+        }),
+      );
+    const first = req();
+    await called;
+    const second = await req();
+    expect(second.status).toBe(409);
+    expect(second.headers.get("retry-after")).toBe("1");
+    expect(await second.json()).toMatchObject({ code: "idempotency_in_flight", idempotencyKey: "k" });
+    release();
+    const done = await first;
+    expect(done.status).toBe(201);
+    const replay = await req();
+    expect(replay.status).toBe(201);
+    expect(await replay.json()).toEqual(await done.json());
+  });
+
   it("needs an Idempotency-Key to buy, and validates it", async () => {
     const { call, admin } = await setup();
     await admin();
