@@ -10,6 +10,7 @@ const libraryEntries = {
   health: "src/health/index.ts",
   mapping: "src/mapping/index.ts",
   otel: "src/otel/index.ts",
+  http: "src/http/index.ts",
 };
 
 const shared = {

@@ -577,7 +577,11 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
         idempotencyKey: "m",
         maxPriceMinor: 49,
       });
-      expect(r._unsafeUnwrapErr()).toMatchObject({ type: "price_above_max", priceMinor: 50, maxPriceMinor: 49 });
+      expect(r._unsafeUnwrapErr()).toMatchObject({
+        type: "price_above_max",
+        priceMinor: 50,
+        maxPriceMinor: 49,
+      });
       const rr = await w.fes.buyRental({
         walletId: "alice",
         service: "tg",
@@ -586,7 +590,11 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
         idempotencyKey: "m",
         maxPriceMinor: 39,
       });
-      expect(rr._unsafeUnwrapErr()).toMatchObject({ type: "price_above_max", priceMinor: 40, maxPriceMinor: 39 });
+      expect(rr._unsafeUnwrapErr()).toMatchObject({
+        type: "price_above_max",
+        priceMinor: 40,
+        maxPriceMinor: 39,
+      });
       expect(await w.balance()).toMatchObject({ frozenMinor: 0 });
       expect(await w.fake.control.activations()).toEqual([]);
     });
