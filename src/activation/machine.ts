@@ -32,6 +32,8 @@ export type ActivationEvent =
       readonly phone: string;
       readonly costMinor: number | null;
       readonly deadlineAtMs: number;
+      /** The experiment arm that chose the wait behind `deadlineAtMs`, recorded on the activation. */
+      readonly experiment?: { readonly id: string; readonly arm: string };
     }
   | { readonly type: "purchase_failed"; readonly reason: string }
   /**
@@ -40,7 +42,8 @@ export type ActivationEvent =
    * time — a code the provider still reports when polled arrived before it ended the activation.
    */
   | { readonly type: "code"; readonly code: string; readonly receivedAtMs?: number }
-  | { readonly type: "cancel" }
+  /** A cancel; `reason` is recorded as the failure reason (`wait_time` when the wait-time policy ended it). */
+  | { readonly type: "cancel"; readonly reason?: string }
   | { readonly type: "finish" }
   | { readonly type: "deadline" }
   | { readonly type: "provider_ended"; readonly reason: string };
@@ -110,6 +113,9 @@ export function transitionActivation(
           costMinor: event.costMinor,
           issuedAtMs: now,
           deadlineAtMs: event.deadlineAtMs,
+          ...(event.experiment === undefined
+            ? {}
+            : { experimentId: event.experiment.id, experimentArm: event.experiment.arm }),
         },
         effects: [],
       });
@@ -138,7 +144,7 @@ export function transitionActivation(
     case "cancel": {
       const allowedAt = (a.issuedAtMs ?? now) + ctx.earlyCancelWindowMs;
       if (now < allowedAt) return err(errors.tooEarlyToCancel(allowedAt - now));
-      return end("cancelled");
+      return end("cancelled", event.reason === undefined ? {} : { failureReason: event.reason });
     }
     case "finish":
       return ok({ next: { ...a, closedAtMs: a.closedAtMs ?? now }, effects: [] });

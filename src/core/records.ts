@@ -116,7 +116,7 @@ export interface ActivationRecord {
   readonly holdId: string;
   /** The activation this one retries (another country after a timeout), if any. */
   readonly retryOf: string | null;
-  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`. */
+  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`; `wait_time` for a cancel the wait-time policy made. */
   readonly failureReason: string | null;
   readonly createdAtMs: number;
   readonly issuedAtMs: number | null;
@@ -129,6 +129,10 @@ export interface ActivationRecord {
   /** Cashback paid for this activation (at most once). */
   readonly cashbackMinor: number;
   readonly version: number;
+  /** The experiment that chose this activation's wait, when one did (absent or `null` otherwise). */
+  readonly experimentId?: string | null;
+  /** The arm of {@link ActivationRecord.experimentId} this activation was assigned to. */
+  readonly experimentArm?: string | null;
 }
 
 /** States of a rental. */

@@ -62,6 +62,9 @@ interface Offer {
   readonly costMinor: number;
 }
 
+/** The failure reason of a cancel the wait-time policy made. */
+export const WAIT_TIME_REASON = "wait_time";
+
 /** Declines that mean "try another country" rather than "give up". */
 const ROUTABLE: ReadonlySet<string> = new Set([
   "no_numbers",
@@ -270,6 +273,8 @@ export function activationOperations(ctx: FesContext) {
                 providerCurrency: issued.currency ?? offer.quote.currency,
                 walletCurrency: a.currency,
               });
+        const lifetimeEndMs = issued.endsAtMs ?? nowMs + caps.activationLifetimeMs;
+        const wait = waitUntil(a, nowMs, lifetimeEndMs);
         return step(
           a,
           {
@@ -277,7 +282,8 @@ export function activationOperations(ctx: FesContext) {
             providerActivationId: issued.providerActivationId,
             phone: issued.phone,
             costMinor: cost?.isOk() ? cost.value.costMinor : offer.costMinor,
-            deadlineAtMs: issued.endsAtMs ?? nowMs + caps.activationLifetimeMs,
+            deadlineAtMs: wait.deadlineAtMs,
+            ...(wait.experiment === undefined ? {} : { experiment: wait.experiment }),
           },
           actor,
         ).orElse((e) =>
@@ -300,6 +306,27 @@ export function activationOperations(ctx: FesContext) {
         return errAsync(e);
       })
       .andThen((r) => asPurchaseResult(r));
+
+  /**
+   * The activation's deadline: issue + the wait-time policy's answer clamped to [early-cancel window, lifetime];
+   * without a policy, the provider's end.
+   */
+  const waitUntil = (a: ActivationRecord, nowMs: number, lifetimeEndMs: number) => {
+    if (ctx.waitTime === undefined) return { deadlineAtMs: lifetimeEndMs, experiment: undefined };
+    const lifetimeMs = Math.max(0, lifetimeEndMs - nowMs);
+    const decision = ctx.waitTime.decide({
+      activationId: a.id,
+      service: a.service ?? a.serviceCode,
+      country: a.country ?? a.countryCode,
+      provider: a.provider,
+      issuedAtMs: nowMs,
+      lifetimeMs,
+      earlyCancelWindowMs: caps.earlyCancelWindowMs,
+    });
+    const waitMs = Number.isFinite(decision.waitMs) ? decision.waitMs : lifetimeMs;
+    const clamped = Math.min(lifetimeMs, Math.max(caps.earlyCancelWindowMs, Math.round(waitMs)));
+    return { deadlineAtMs: nowMs + clamped, experiment: decision.experiment };
+  };
 
   /**
    * A purchase answered after the sweeper already decided it: reconciled to this number, the answer agrees; released
@@ -421,7 +448,9 @@ export function activationOperations(ctx: FesContext) {
   const retryAfterTimeout = (
     a: ActivationRecord,
   ): ResultAsync<ActivationRecord | null, BuyActivationError> => {
-    if (!ctx.retryOnTimeout || a.state !== "timeout" || a.retryOf !== null) return okAsync(null);
+    const waitEnded = a.state === "cancelled" && a.failureReason === WAIT_TIME_REASON;
+    if (!ctx.retryOnTimeout || (a.state !== "timeout" && !waitEnded) || a.retryOf !== null)
+      return okAsync(null);
     const next = ctx.route?.({
       service: a.service ?? a.serviceCode,
       excludeCountries: [a.country ?? a.countryCode, a.countryCode],

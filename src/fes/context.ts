@@ -15,6 +15,7 @@ import type { WalletRecord } from "../core/records.js";
 import { fingerprint, runUnit } from "../core/unit-of-work.js";
 import type { PricingFunction } from "../policy/pricing.js";
 import type { RefundPolicy } from "../policy/refund.js";
+import type { WaitTimePolicy } from "../policy/wait-time.js";
 import type { Provider, ProviderFailure, ProviderResult } from "../provider/port.js";
 import type { Loaded, LoadRequest, Storage } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
@@ -47,6 +48,8 @@ export interface FesContext {
   readonly gate: ServiceGate | undefined;
   readonly route: CountryRouter | undefined;
   readonly resolveCodes: CodeResolver | undefined;
+  /** How long an activation waits for its first code; `undefined`: the provider's lifetime. */
+  readonly waitTime: WaitTimePolicy | undefined;
   /** A `pending` purchase older than this is reconciled by the sweeper (longer than a provider call's timeout). */
   readonly pendingGraceMs: number;
   /** After a timeout, buy once more on the next best country. */

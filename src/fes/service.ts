@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { defaultPricing, type PricingFunction } from "../policy/pricing.js";
 import { defaultRefundPolicy, type RefundPolicy } from "../policy/refund.js";
+import type { WaitTimePolicy } from "../policy/wait-time.js";
 import type { Provider } from "../provider/port.js";
 import type { Storage } from "../storage/port.js";
 import { activationOperations } from "./activation-ops.js";
@@ -25,6 +26,11 @@ export interface FesConfig {
   readonly route?: CountryRouter;
   /** Resolves provider codes to canonical ids, recorded on every activation and rental. */
   readonly resolveCodes?: CodeResolver;
+  /**
+   * How long an activation waits for its first code, clamped to [early-cancel window, provider lifetime]. A shorter
+   * wait ends with a cancel upstream first (`cancelled`, reason `wait_time`). Default: the provider's lifetime.
+   */
+  readonly waitTime?: WaitTimePolicy;
   /** After a timeout, buy once more on the next best country (needs `route`). Default false. */
   readonly retryOnTimeout?: boolean;
   /** Age after which a `pending` purchase is reconciled by the sweeper. Default 2 minutes. */
@@ -47,6 +53,7 @@ export function createFes(config: FesConfig) {
     gate: config.gate,
     route: config.route,
     resolveCodes: config.resolveCodes,
+    waitTime: config.waitTime,
     pendingGraceMs: config.pendingGraceMs ?? 120_000,
     retryOnTimeout: config.retryOnTimeout ?? false,
     sweepBatchSize: config.sweepBatchSize ?? 500,

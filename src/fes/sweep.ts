@@ -3,7 +3,7 @@ import type { StorageFailure } from "../core/errors.js";
 import type { ActivationRecord, RentalRecord } from "../core/records.js";
 import { readStorage } from "../core/unit-of-work.js";
 import type { ActiveActivation, ActiveRental } from "../provider/port.js";
-import type { activationOperations } from "./activation-ops.js";
+import { type activationOperations, WAIT_TIME_REASON } from "./activation-ops.js";
 import { callProvider, type FesContext } from "./context.js";
 import type { rentalOperations } from "./rental-ops.js";
 
@@ -18,6 +18,8 @@ export interface SweepReport {
   /** Pending purchases not found upstream: released. */
   readonly releasedPending: number;
   readonly retried: number;
+  /** Activations the wait-time policy ended before the provider's lifetime: cancelled upstream, then released. */
+  readonly waitEnded: number;
   readonly skipped: number;
   readonly errors: number;
 }
@@ -58,6 +60,10 @@ export function sweeper(
         )(activations.step(a, { type: "code", code: status.value.code }, "system:sweep"));
         return;
       }
+      // Still open upstream at our deadline: the wait-time policy's deadline came first.
+      if (ctx.waitTime !== undefined && status.isOk() && status.value.state === "waiting") {
+        if (await endWait(a, a.providerActivationId, report)) return;
+      }
     }
     const stepped = await activations.step(a, { type: "deadline" }, "system:sweep");
     if (stepped.isErr()) {
@@ -69,6 +75,43 @@ export function sweeper(
     report.timedOut++;
     const retried = await activations.retryAfterTimeout(stepped.value);
     if (retried.isOk() && retried.value !== null) report.retried++;
+  };
+
+  /**
+   * Ends a wait the policy chose shorter than the provider's lifetime: cancel upstream first (a late code would cost
+   * the platform money nobody pays back), then release as `cancelled` with reason `wait_time`, and retry elsewhere
+   * when configured. A code that won the cancel settles. `false` when the provider had already ended it (then the
+   * deadline step decides as without a policy).
+   */
+  const endWait = async (a: ActivationRecord, providerId: string, report: Counter): Promise<boolean> => {
+    const cancelled = await callProvider(() => ctx.provider.cancelActivation(providerId));
+    if (cancelled.isErr()) {
+      const f = cancelled.error;
+      if (f.class === "declined" && f.reason === "code_received") {
+        const code = f.codes?.[0] ?? "(code withheld by provider)";
+        await count(report, "receivedLate")(activations.step(a, { type: "code", code }, "system:sweep"));
+        return true;
+      }
+      if (f.class === "declined" && (f.reason === "not_active" || f.reason === "not_found")) return false;
+      // Transient or unknown: the money stays frozen and the next sweep asks again.
+      report.errors++;
+      return true;
+    }
+    const stepped = await activations.step(
+      a,
+      { type: "cancel", reason: WAIT_TIME_REASON },
+      "system:wait-time",
+    );
+    if (stepped.isErr()) {
+      if (stepped.error.type === "transition_not_allowed") report.skipped++;
+      else report.errors++;
+      return true;
+    }
+    if (stepped.value.state !== "cancelled") return true;
+    report.waitEnded++;
+    const retried = await activations.retryAfterTimeout(stepped.value);
+    if (retried.isOk() && retried.value !== null) report.retried++;
+    return true;
   };
 
   /** Closes a rental past its end: settled in full, unless the provider took it back first (revoke policy). */
@@ -229,6 +272,7 @@ export function sweeper(
             reconciled: 0,
             releasedPending: 0,
             retried: 0,
+            waitEnded: 0,
             skipped: 0,
             errors: 0,
           };
