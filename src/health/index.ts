@@ -9,5 +9,6 @@ export * from "./render-html.js";
 export * from "./render-text.js";
 export * from "./routing.js";
 export * from "./stats.js";
+export * from "./time-to-code.js";
 export * from "./wilson.js";
 export * from "./window.js";
