@@ -28,8 +28,10 @@ export type {
 } from "./fes/wallet-ops.js";
 export * from "./health/index.js";
 export * from "./mapping/index.js";
+export * from "./policy/experiment.js";
 export * from "./policy/pricing.js";
 export * from "./policy/refund.js";
+export * from "./policy/wait-time.js";
 export * from "./provider/control.js";
 export * from "./provider/port.js";
 export * from "./rental/machine.js";

@@ -2,7 +2,9 @@
  * Health analytics, service policies, routing and the coherence report: pure functions over exported records.
  */
 export * from "./coherence.js";
+export * from "./experiment-report.js";
 export * from "./gate.js";
+export * from "./learned-wait-time.js";
 export * from "./percentile.js";
 export * from "./policies.js";
 export * from "./render-html.js";
