@@ -431,6 +431,8 @@ export function activationOperations(ctx: FesContext) {
         deadlineAtMs: null,
         cashbackMinor: 0,
         version: 1,
+        experimentId: null,
+        experimentArm: null,
       };
       plan.saveActivation(record, null);
       plan.audit("activation.buy", "activation", activationId, null, {

@@ -96,6 +96,8 @@ export const activationColumns: Columns<ActivationRecord> = [
   col("deadlineAtMs", "bigint"),
   col("cashbackMinor", "bigint"),
   col("version", "bigint"),
+  col("experimentId"),
+  col("experimentArm"),
 ];
 
 export const rentalColumns: Columns<RentalRecord> = [

@@ -88,6 +88,8 @@ export const recordFixtures = {
     deadlineAtMs: null,
     cashbackMinor: 0,
     version: 1,
+    experimentId: null,
+    experimentArm: null,
     ...over,
   }),
 
