@@ -48,7 +48,10 @@ export interface LearnedWaitTimeOptions {
   readonly nextCountry?: (service: string, country: string) => string | undefined;
   /** An activation that will not be retried again (default: ids ending in `:retry`, the retry's key). */
   readonly isRetry?: (query: WaitTimeQuery) => boolean;
-  /** Codes or waits a pair needs before its wait is shortened (default 50); fewer: the lifetime. */
+  /**
+   * Codes or waits a pair needs before its own wait is shortened (default 50); fewer: the lifetime. The retry's
+   * country needs no minimum: its chance is taken at the lower bound of its band, which a thin history keeps low.
+   */
   readonly minObservations?: number;
   /** The share that waits the whole window (default 0.1) and the experiment id recorded (`wait-explore`). */
   readonly explore?: { readonly share: number; readonly id?: string };
@@ -161,7 +164,7 @@ export function createLearnedWaitTime(
     const here = g.curve;
     const next = options.nextCountry?.(service, country);
     const nextCurve = next === undefined ? undefined : curveOf.get(`${service}\u0000${next}`);
-    const usableNext = nextCurve !== undefined && nextCurve.n >= minObservations ? nextCurve : undefined;
+    const usableNext = nextCurve !== undefined && nextCurve.n > 0 ? nextCurve : undefined;
     const priceHere = priceOf.get(`${service}\u0000${country}`) ?? 0;
     const priceNext = next === undefined ? 0 : (priceOf.get(`${service}\u0000${next}`) ?? 0);
     const judged: CandidateWait[] = candidates.map((w) => {
@@ -169,7 +172,8 @@ export function createLearnedWaitTime(
       const patience =
         objective.type === "success_within_patience" ? (objective.patienceMs ?? lifetimeMs) : lifetimeMs;
       const left = Math.min(lifetimeMs, patience - w);
-      const pNext = usableNext !== undefined && left >= earlyMs ? 1 - survivalAt(usableNext, left) : 0;
+      // The retry is judged at its lower confidence bound: a country with little history promises little.
+      const pNext = usableNext !== undefined && left >= earlyMs ? codeWithin(usableNext, left).lower : 0;
       const success = pHere + (1 - pHere) * pNext;
       let value = success;
       if (objective.type === "cost_per_success") {
