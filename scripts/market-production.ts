@@ -10,7 +10,9 @@ import {
   createLearnedWaitTime,
   createRouter,
   createServiceGate,
+  type ExperimentReport,
   evaluateHealthPolicies,
+  experimentReport,
   type HealthCountryRouter,
   type HealthServiceGate,
   type LearnedWaitTime,
@@ -97,6 +99,7 @@ const serviceWeight = (service: string) =>
 
 /** The four ways the month runs. */
 export const VARIANTS = ["as is", "health gate", "gate + routing + retry", "all + learned wait"] as const;
+/** One of the four ways. */
 export type Variant = (typeof VARIANTS)[number];
 
 /** Options of {@link runProductionMarket}. */
@@ -141,6 +144,8 @@ export interface VariantResult {
   readonly invariantsOk: boolean;
   /** The learned waits at the end of the month (last variant only). */
   readonly waits?: LearnedWaitTime["choices"];
+  /** The learned policy's own A/B test, full window against learned wait, per activation (last variant only). */
+  readonly explore?: ExperimentReport;
 }
 
 interface Purchase {
@@ -437,7 +442,12 @@ export async function runVariant(variant: Variant, options: ProductionMarketOpti
     p90TimeToCodeMs: quantile(times, 0.9),
     cashbackMinor: transfers.filter((t) => t.kind === "cashback").reduce((s, t) => s + t.amountMinor, 0),
     invariantsOk: (await checkLedgerInvariants(storage.read)).length === 0,
-    ...(learned === undefined ? {} : { waits: learned.choices }),
+    ...(learned === undefined
+      ? {}
+      : {
+          waits: learned.choices,
+          explore: experimentReport(records, learned.exploreId, { control: "full" }),
+        }),
   };
 }
 
@@ -511,6 +521,18 @@ export async function productionMarketReport(options: ProductionMarketOptions & 
       .slice(0, 8)
       .map((c) => `${c.service}/${c.country} ${c.waitMs / MINUTE} min`)
       .join(", ")}${shortened.length > 8 ? ", …" : ""}); 10 % of purchases keep the full window`,
+    ...(learned.explore === undefined
+      ? []
+      : [
+          `the policy's own A/B test (experiment ${learned.explore.experimentId}, per activation, mSPRT): ${learned.explore.arms
+            .map(
+              (a) =>
+                `${a.arm}: ${a.ended} ended, received ${pct(a.received, a.ended)}, cancelled ${(100 * a.cancelled.point).toFixed(1)} % (by the policy ${(100 * a.waitEnded.point).toFixed(1)} %), median time to code ${minutes(a.medianTimeToCodeMs)}, cost per success ${a.costPerSuccessMinor === null ? "–" : (a.costPerSuccessMinor.point / 100).toFixed(2)} USD`,
+            )
+            .join("; ")}; ${learned.explore.comparisons
+            .map((c) => `${c.arm} vs ${learned.explore!.control}: ${c.verdict} (p ${c.pValue.toFixed(3)})`)
+            .join("; ")} — the purchase-level effect is the table's`,
+        ]),
     `nested waits vs a plain split (every candidate's loss against the full window to ±2 points, a pair at 25 %): plain split of ${speed.learning.candidates} + 1 arms ${speed.learning.plainSplit} activations; nested, all waiting the window ${speed.learning.nested} (${(speed.learning.plainSplit / speed.learning.nested).toFixed(0)}× sooner); nested, 10 % waiting it ${speed.steady.nested} (${(speed.steady.plainSplit / speed.steady.nested).toFixed(1)}× sooner)`,
   ];
   return { ok, text: lines.join("\n") };

@@ -22,6 +22,8 @@ export interface ArmReport {
   readonly received: number;
   readonly success: WilsonInterval;
   readonly cancelled: WilsonInterval;
+  /** The cancels among them that the wait-time policy made (reason `wait_time`). */
+  readonly waitEnded: WilsonInterval;
   readonly timeout: WilsonInterval;
   readonly expired: WilsonInterval;
   /** Kaplan–Meier median and 90th percentile of time to code (ms), `null` where not reached. */
@@ -146,6 +148,11 @@ export function experimentReport(
       received,
       success: wilson(received, n, confidence),
       cancelled: wilson(count("cancelled"), n, confidence),
+      waitEnded: wilson(
+        list.filter((a) => a.state === "cancelled" && a.failureReason === "wait_time").length,
+        n,
+        confidence,
+      ),
       timeout: wilson(count("timeout"), n, confidence),
       expired: wilson(count("expired"), n, confidence),
       medianTimeToCodeMs: codeQuantile(curve, 0.5),

@@ -97,6 +97,8 @@ describe("experimentReport", () => {
     expect(full.costPerSuccessMinor?.point).toBe(90);
     expect(full.medianTimeToCodeMs).toBeNull();
     expect(r.arms[1]!.medianTimeToCodeMs).toBe(30_000);
+    expect(r.arms[1]!.waitEnded.point).toBeCloseTo(1 / 3, 12);
+    expect(r.arms[1]!.cancelled.point).toBeCloseTo(1 / 3, 12);
     expect(r.comparisons).toEqual([
       expect.objectContaining({ arm: "short", verdict: "too_few", difference: 1 / 3 }),
     ]);
