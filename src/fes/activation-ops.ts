@@ -444,8 +444,9 @@ export function activationOperations(ctx: FesContext) {
   });
 
   /**
-   * After a timeout, buys once more on the router's next best country (key `<id>:retry`, `retryOf` set): the
-   * customer pays for at most one success, as the timed-out activation was released. `null` when not applicable.
+   * After a timeout (or a wait the wait-time policy ended), buys once more on the router's next best country (key
+   * `<id>:retry`, `retryOf` set): the customer pays for at most one success, as the first activation was released.
+   * `null` when not applicable.
    */
   const retryAfterTimeout = (
     a: ActivationRecord,
