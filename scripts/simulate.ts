@@ -2,7 +2,8 @@
  * `npm start`: a seeded month of a platform on the embedded default (memory storage, fake provider), with a
  * progress bar, a summary, the health tables, the policy decisions, the targets and the invariant check. Exits
  * non-zero if an invariant fails. With `--gate`, the policies are re-evaluated once a simulated day and the service
- * stops selling what they disable.
+ * stops selling what they disable. With `--market production`, the production profile runs four ways side by side
+ * (as is; health gate; gate + routing + retry; all + learned wait) — see `docs/wait-times.md`.
  *
  *   npm start -- --seed 7 --customers 300 --activations 3000 --rentals 150 --days 30 [--json] [--gate]
  *                [--report html <file>] [--provider memory|http [--dialect hero-sms|sms-activate|clone]]
@@ -65,6 +66,7 @@ const parsed = (() => {
         schema: { type: "string" },
         "keep-schema": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
+        market: { type: "string", default: "default" },
       },
     });
   } catch (e) {
@@ -75,6 +77,30 @@ const { values, positionals } = parsed;
 if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
+}
+
+if (values.market === "production") {
+  const { productionMarketReport } = await import("./market-production.js");
+  const n = Number(values.seed);
+  const purchases = values.activations === undefined ? 3000 : Number(values.activations);
+  if (!Number.isSafeInteger(n) || n < 0) usage(`--seed must be a non-negative integer, got ${values.seed}`);
+  if (!Number.isSafeInteger(purchases) || purchases <= 0) usage(`--activations must be a positive integer`);
+  const report = await productionMarketReport({
+    seed: n,
+    purchases,
+    json: values.json,
+    ...(process.stderr.isTTY && !values.json
+      ? {
+          onProgress: (v: string, done: number) =>
+            process.stderr.write(`\r  ${v.padEnd(24)} ${(done * 100).toFixed(0).padStart(3)}%`),
+        }
+      : {}),
+  });
+  if (process.stderr.isTTY && !values.json) process.stderr.write("\r\x1b[K");
+  process.stdout.write(`${report.text}\n`);
+  process.exit(report.ok ? 0 : 1);
+} else if (values.market !== "default") {
+  usage(`--market must be default or production, got ${values.market}`);
 }
 
 if (values.provider !== "memory" && values.provider !== "http") {

@@ -132,6 +132,8 @@ export type {
 } from "./fes/wallet-ops.js";
 export type { LoggerLike, LoggerObserverOptions, LogLevel } from "./observe/logger.js";
 export { createLoggerObserver, fesEventFields, fesEventLevel } from "./observe/logger.js";
+export type { Experiment, ExperimentArm, ExperimentOptions } from "./policy/experiment.js";
+export { assignmentHash, assignmentPoint, createExperiment } from "./policy/experiment.js";
 export type {
   PriceList,
   PriceListEntry,

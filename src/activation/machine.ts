@@ -58,6 +58,8 @@ export type ActivationEvent =
       readonly phone: string;
       readonly costMinor: number | null;
       readonly deadlineAtMs: number;
+      /** The wait-time experiment arm that chose the deadline, when one did. */
+      readonly experiment?: { readonly id: string; readonly arm: string };
     }
   | { readonly type: "purchase_failed"; readonly reason: string }
   /**
@@ -171,6 +173,9 @@ export function transitionActivation(
           costMinor: event.costMinor,
           issuedAtMs: now,
           deadlineAtMs: event.deadlineAtMs,
+          ...(event.experiment === undefined
+            ? {}
+            : { experimentId: event.experiment.id, experimentArm: event.experiment.arm }),
         },
         effects: [],
       });

@@ -145,7 +145,7 @@ export interface ActivationRecord {
   readonly holdId: string;
   /** The activation this one retries (another country after a timeout), if any. */
   readonly retryOf: string | null;
-  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`. */
+  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`; `wait_time` for a cancel the wait-time policy made. */
   readonly failureReason: string | null;
   readonly createdAtMs: number;
   readonly issuedAtMs: number | null;
@@ -160,6 +160,10 @@ export interface ActivationRecord {
   /** The cancel asked of the provider, recorded before the call (`null` or absent when none). */
   readonly endRequest?: EndRequest | null;
   readonly version: number;
+  /** The experiment that chose this activation's wait, when one did (absent or `null` otherwise). */
+  readonly experimentId?: string | null;
+  /** The arm of {@link ActivationRecord.experimentId} this activation was assigned to. */
+  readonly experimentArm?: string | null;
 }
 
 /** States of a rental. */

@@ -205,12 +205,23 @@ async function chooseOffer(
   return err(last);
 }
 
-/** The deadline of an issued activation: issue + the wait-time policy's wait, clamped to the provider's rules. */
-function deadlineOf(ctx: FesContext, a: ActivationRecord, issued: IssuedActivation, nowMs: number): number {
+/** The `failureReason` of an activation the wait-time policy ended (cancelled upstream before its lifetime). */
+export const WAIT_TIME_POLICY_REASON = "wait_time_policy";
+
+/**
+ * The deadline of an issued activation: issue + the wait-time policy's wait, clamped to the provider's rules, and
+ * the experiment arm that chose it.
+ */
+function deadlineOf(
+  ctx: FesContext,
+  a: ActivationRecord,
+  issued: IssuedActivation,
+  nowMs: number,
+): { deadlineAtMs: number; experiment?: { id: string; arm: string } } {
   const caps = ctx.provider.capabilities;
   const providerEnd = issued.endsAtMs ?? nowMs + caps.activationLifetimeMs;
   const lifetimeMs = Math.max(0, providerEnd - nowMs);
-  const { waitMs } = ctx.waitTime.decide({
+  const { waitMs, experiment } = ctx.waitTime.decide({
     activationId: a.id,
     service: a.service ?? a.serviceCode,
     country: a.country ?? a.countryCode,
@@ -220,7 +231,10 @@ function deadlineOf(ctx: FesContext, a: ActivationRecord, issued: IssuedActivati
     earlyCancelWindowMs: caps.earlyCancelWindowMs,
   });
   const wait = Number.isFinite(waitMs) ? waitMs : lifetimeMs;
-  return nowMs + Math.min(lifetimeMs, Math.max(caps.earlyCancelWindowMs, wait));
+  const deadlineAtMs = nowMs + Math.min(lifetimeMs, Math.max(caps.earlyCancelWindowMs, wait));
+  return experiment === undefined
+    ? { deadlineAtMs }
+    : { deadlineAtMs, experiment: { id: experiment.id, arm: experiment.arm } };
 }
 
 /** What can refuse a purchase before anything is frozen. */
@@ -331,6 +345,8 @@ export async function buyActivation(
         endedAtMs: null,
         closedAtMs: null,
         deadlineAtMs: null,
+        experimentId: null,
+        experimentArm: null,
         cashbackMinor: 0,
         endRequest: null,
         version: 1,
@@ -367,7 +383,7 @@ export async function buyActivation(
         providerActivationId: issued.providerActivationId,
         phone: issued.phone,
         costMinor: cost?.isOk() ? cost.value.costMinor : offer.costMinor,
-        deadlineAtMs: deadlineOf(ctx, a, issued, nowMs),
+        ...deadlineOf(ctx, a, issued, nowMs),
       };
     },
     failed: (_handle, reason) => ({ type: "purchase_failed", reason }),
@@ -498,7 +514,10 @@ export async function retryAfterTimeout(
   ctx: FesContext,
   a: ActivationRecord,
 ): Promise<Result<ActivationRecord | null, BuyActivationError>> {
-  if (!ctx.retryOnTimeout || a.state !== "timeout" || a.retryOf !== null) return ok(null);
+  // A wait the policy ended is a timeout of ours: retried the same way.
+  const endedWaiting =
+    a.state === "timeout" || (a.state === "cancelled" && a.failureReason === WAIT_TIME_POLICY_REASON);
+  if (!ctx.retryOnTimeout || !endedWaiting || a.retryOf !== null) return ok(null);
   const next = ctx.route?.({
     service: a.service ?? a.serviceCode,
     excludeCountries: [a.country ?? a.countryCode, a.countryCode],
@@ -684,7 +703,12 @@ export async function sweepActivation(
       a.deadlineAtMs < a.issuedAtMs + caps.activationLifetimeMs;
     if (!shortened) return finalStep();
     // The wait-time policy ended it before the provider would: cancel upstream first (a code meanwhile wins).
-    const request: EndRequest = { event: "cancel", refunded: true, atMs: nowMs, reason: "wait_time_policy" };
+    const request: EndRequest = {
+      event: "cancel",
+      refunded: true,
+      atMs: nowMs,
+      reason: WAIT_TIME_POLICY_REASON,
+    };
     return ended(
       await runEnd(ctx, activationKind, a, cancelSpec(ctx, request), "system:sweep", null, () => true),
     );

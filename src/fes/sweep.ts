@@ -94,8 +94,10 @@ async function timeOut(ctx: FesContext, a: ActivationRecord): Promise<ItemResult
   switch (outcome) {
     case "received":
       return ok("receivedLate");
-    case "cancelled":
-      return ok("cancelled");
+    case "cancelled": {
+      const retried = await retryAfterTimeout(ctx, record);
+      return ok(retried.isOk() && retried.value !== null ? ["cancelled", "retried"] : "cancelled");
+    }
     case "deferred":
       return ok("deferred");
     case "timeout": {

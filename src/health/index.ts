@@ -26,8 +26,24 @@ export {
   formatMinorAmount,
   withCountryNames,
 } from "./display.js";
+export type {
+  ArmComparison,
+  ArmReport,
+  ExperimentReport,
+  ExperimentReportOptions,
+  RatioEstimate,
+} from "./experiment-report.js";
+export { experimentReport, msprtPValue, neededSamplePerArm } from "./experiment-report.js";
 export type { HealthGateQuery, HealthGateVerdict, HealthServiceGate } from "./gate.js";
 export { createServiceGate } from "./gate.js";
+export type {
+  CandidateWait,
+  LearnedWaitTime,
+  LearnedWaitTimeOptions,
+  WaitChoice,
+  WaitObjective,
+} from "./learned-wait-time.js";
+export { createLearnedWaitTime } from "./learned-wait-time.js";
 export { percentileCont, sortedHealthSample } from "./percentile.js";
 export type {
   HealthDecision,
@@ -94,6 +110,23 @@ export {
   computeHealthStats,
   healthDimensionValue,
 } from "./stats.js";
+export type {
+  CodeByEstimate,
+  KaplanMeierCurve,
+  KaplanMeierStep,
+  TimeToCodeGroup,
+  TimeToCodeKey,
+  TimeToCodeOptions,
+  WaitObservation,
+} from "./time-to-code.js";
+export {
+  codeQuantile,
+  codeWithin,
+  kaplanMeier,
+  survivalAt,
+  timeToCodeCurves,
+  waitObservation,
+} from "./time-to-code.js";
 export type { WilsonInterval, WilsonJudge } from "./wilson.js";
 export { judgedValue, wilson, zForConfidence } from "./wilson.js";
 export type { HealthWindow } from "./window.js";

@@ -97,6 +97,8 @@ export const activationColumns: Columns<ActivationRecord> = [
   col("cashbackMinor", "bigint"),
   col("endRequest", "jsonb"),
   col("version", "bigint"),
+  col("experimentId"),
+  col("experimentArm"),
 ];
 
 export const rentalColumns: Columns<RentalRecord> = [

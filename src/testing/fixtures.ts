@@ -89,6 +89,8 @@ export const recordFixtures = {
     cashbackMinor: 0,
     endRequest: null,
     version: 1,
+    experimentId: null,
+    experimentArm: null,
     ...over,
   }),
 
