@@ -1,13 +1,22 @@
-import { type Result, ResultAsync } from "neverthrow";
+import { errAsync, type Result, ResultAsync } from "neverthrow";
 import { type Clock, systemClock } from "../core/clock.js";
-import type {
-  ActivationNotFound,
-  InvalidInput,
-  ProviderUnavailable,
-  RentalNotFound,
-  StorageFailure,
+import {
+  type ActivationNotFound,
+  errors,
+  type InvalidInput,
+  type ProviderUnavailable,
+  type RentalNotFound,
+  type StorageFailure,
 } from "../core/errors.js";
 import type { ActivationRecord, RentalRecord } from "../core/records.js";
+import {
+  createPriceList,
+  type PriceList,
+  type PriceListEntry,
+  type PriceListOptions,
+  type PriceQuote,
+  type PriceQuoteError,
+} from "../policy/price-list.js";
 import { defaultPricing, type PricingFunction } from "../policy/pricing.js";
 import { defaultRefundPolicy, type RefundPolicy } from "../policy/refund.js";
 import { providerLifetimeWaitTime, type WaitTimePolicy } from "../policy/wait-time.js";
@@ -53,6 +62,11 @@ export interface FesConfig {
   readonly providerGraceMs?: number;
   /** How many records of each kind one sweep handles. Default 500. */
   readonly sweepBatchSize?: number;
+  /**
+   * The storefront's prices (`quote`, `priceList`): the customers' currency, how long a provider quote is reused and
+   * the pairs listed. Without it `quote` and `priceList` answer `invalid_input`.
+   */
+  readonly prices?: Omit<PriceListOptions, "provider" | "pricing" | "clock">;
 }
 
 /** The wallet operations of the service (deposits, withdrawals, adjustments, manual holds, statements). */
@@ -131,6 +145,12 @@ export interface Fes extends WalletOperations {
   syncRental(rentalId: string): ResultAsync<RentalRecord, RentalStepError | ProviderUnavailable>;
   /** One sweep over this provider's due records; every item isolated, failures listed in the report. */
   sweep(): ResultAsync<SweepReport, StorageFailure>;
+  /** The customer price of one activation before purchase (the platform's pricing over a cached provider quote). */
+  quote(query: { service: string; country: string }): ResultAsync<PriceQuote, PriceQuoteError>;
+  /** The customer prices of `pairs` (default: `prices.pairs`); a pair the provider cannot price carries its error. */
+  priceList(
+    pairs?: readonly { service: string; country: string }[],
+  ): ResultAsync<readonly PriceListEntry[], InvalidInput>;
 }
 
 /** The default monotonic timer: `performance.now` where the platform has it. */
@@ -163,6 +183,10 @@ export function createFes(config: FesConfig): Fes {
     sweepBatchSize: config.sweepBatchSize ?? 500,
   };
   const backoff = new SweepBackoff();
+  const prices: PriceList =
+    config.prices === undefined
+      ? unpricedList
+      : createPriceList({ ...config.prices, provider: ctx.provider, pricing: ctx.pricing, clock: ctx.clock });
   return {
     ...walletOperations(ctx),
     buyActivation: (input) => async(activations.buyActivation(ctx, input)),
@@ -179,5 +203,19 @@ export function createFes(config: FesConfig): Fes {
     finishRental: (input) => async(rentals.finishRental(ctx, input)),
     syncRental: (id) => async(rentals.syncRental(ctx, id)),
     sweep: () => async(sweep(ctx, backoff)),
+    quote: (query) => prices.quote(query),
+    priceList: (pairs) => prices.priceList(pairs),
   };
+}
+
+/** The price list of a service configured without `prices`. */
+const unpricedList: PriceList = {
+  quote: () => errAsync(noPrices()),
+  priceList: () => errAsync(noPrices()),
+};
+
+function noPrices(): InvalidInput {
+  return errors.invalidInput([
+    { path: "", message: "prices are not configured: pass `prices: { currency }` to createFes" },
+  ]);
 }

@@ -66,6 +66,9 @@ export interface TransportConfig {
   readonly maxBodyBytes?: number | undefined;
 }
 
+/** Milliseconds from a monotonic timer. */
+const monotonicNow = (): number => globalThis.performance?.now() ?? Date.now();
+
 /** The default bound on a body's bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
@@ -162,7 +165,8 @@ export async function attempt(
     timedOut = true;
     controller.abort();
   }, config.timeoutMs);
-  const started = config.clock.now();
+  // Durations come from a monotonic timer, never the business clock (a manual clock in tests stands still).
+  const started = monotonicNow();
   const report = (a: Attempt): Attempt => {
     config.onEvent?.({
       action,
@@ -170,7 +174,7 @@ export async function attempt(
       outcome: a.type,
       httpStatus: a.type === "lost" ? null : a.httpStatus,
       reason: a.type === "lost" ? a.reason : null,
-      durationMs: config.clock.now() - started,
+      durationMs: monotonicNow() - started,
     });
     return a;
   };
