@@ -8,6 +8,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../core/records.js";
+import { findUnstorableText } from "../core/storable-text.js";
 import {
   type CommitPlan,
   type Loaded,
@@ -83,6 +84,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
 
   function apply(plan: CommitPlan, journal: Journal): void {
     options.onApply?.(plan);
+    // PostgreSQL cannot store NUL or a lone surrogate unchanged: refused as it would be, before any guard.
+    const unstorable = findUnstorableText(plan);
+    if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
     checkGuards(plan);
     // Validated before the first write, so that a plan is written whole or not at all.
     const idem =

@@ -9,6 +9,7 @@ import type {
   WalletRecord,
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
+import { findUnstorableText } from "../core/storable-text.js";
 import type {
   CommitPlan,
   DueWork,
@@ -289,6 +290,9 @@ class PgUnitOfWork implements StorageTx {
     this.live();
     let statement: ReturnType<typeof planStatement>;
     try {
+      // The driver would store a lone surrogate as U+FFFD and the server refuses NUL: refused alike, up front.
+      const unstorable = findUnstorableText(plan);
+      if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
       statement = planStatement(plan, this.sql.schema);
     } catch (error) {
       // A plan that contradicts itself is refused before anything is sent; the unit of work must not commit.

@@ -286,6 +286,95 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
       expect(await s.read.getIdempotency("k")).toBeUndefined();
     }),
 
+    check(
+      "text a database cannot store (NUL, a lone surrogate) is refused whole, not as a conflict",
+      async (s) => {
+        await applyPlan(s, { createWallets: [wallet("w1")] });
+        const unstorable = ["nul\u0000", "lone \ud800 high", "lone \udc00 low"];
+        const plans: CommitPlan[] = unstorable.flatMap((text) => [
+          { activations: [{ record: activation("a1", { serviceCode: text }), expectedVersion: null }] },
+          {
+            audit: [
+              {
+                id: "au1",
+                atMs: T0,
+                actor: "system",
+                subjectType: "wallet",
+                subjectId: "w1",
+                action: "note",
+                before: null,
+                after: { reason: text },
+                idempotencyKey: null,
+              },
+            ],
+          },
+          { idempotency: { key: "k", operation: "op", fingerprint: "f", result: { text }, createdAtMs: T0 } },
+        ]);
+        for (const plan of plans) {
+          const e = await applyPlan(s, {
+            ...plan,
+            walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 10, frozenDeltaMinor: 0 }],
+            transfers: [transfer("t1", "w1", 10, 10)],
+          }).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          expect(e, "expected the plan to be refused").toBeInstanceOf(Error);
+          expect(e).not.toBeInstanceOf(StorageConflictError);
+        }
+        expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 0, version: 1 });
+        expect(await s.read.listTransfers()).toEqual([]);
+        expect(await s.read.listAudit()).toEqual([]);
+        expect(await s.read.getIdempotency("k")).toBeUndefined();
+        // Astral characters (a valid surrogate pair) and other text are stored unchanged.
+        const fine = "emoji 😀 é \\ ' \"";
+        await applyPlan(s, {
+          activations: [{ record: activation("a2", { serviceCode: fine }), expectedVersion: null }],
+        });
+        expect((await s.read.getActivation("a2"))?.serviceCode).toBe(fine);
+      },
+    ),
+
+    check("customer text a database cannot store is invalid_input, with nothing written", async (s) => {
+      const { fes } = await service(s);
+      const before = await s.read.getWallet("w1");
+      for (const text of ["a\u0000b", "\ud83d", "x\ude00y"]) {
+        const results = [
+          await fes.deposit({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "d",
+            reason: text,
+          }),
+          await fes.adjust({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "j",
+            reason: text,
+          }),
+          await fes.deposit({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "e",
+            actor: text,
+          }),
+          await fes.buyActivation({ walletId: "w1", service: text, country: "6", idempotencyKey: "b" }),
+          await fes.buyActivation({ walletId: "w1", service: "tg", country: text, idempotencyKey: "c" }),
+          await fes.settle({ holdId: text, idempotencyKey: "s" }),
+          await fes.onCode({ activationId: "a", code: text }),
+          await fes.onCode({ providerActivationId: text, code: "1234" }),
+          await fes.cancelActivation({ activationId: text }),
+          await fes.cancelRental({ rentalId: text }),
+        ];
+        for (const r of results) expect(r._unsafeUnwrapErr()).toMatchObject({ type: "invalid_input" });
+      }
+      expect(await s.read.getWallet("w1")).toEqual(before);
+      expect(await s.read.listTransfers()).toEqual([]);
+    }),
+
     check("an Err returned by the work rolls back exactly like a throw", async (s) => {
       await applyPlan(s, { createWallets: [wallet("w1")] });
       const result = await runUnit(s, async (tx) => {
