@@ -39,3 +39,8 @@ export function lastResult(result: QueryResultLike | QueryResultLike[]): QueryRe
   if (last === undefined) return { rows: [] };
   return last;
 }
+
+/** Every result of a message, in statement order (`pg` answers a single statement with one result, not a list). */
+export function allResults(result: QueryResultLike | QueryResultLike[]): QueryResultLike[] {
+  return Array.isArray(result) ? result : [result];
+}

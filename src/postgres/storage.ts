@@ -10,11 +10,16 @@ import type {
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
 import { findUnstorableText } from "../core/storable-text.js";
+import type { HealthStats } from "../health/stats.js";
 import type {
   CommitPlan,
+  CreatedWindow,
   DueWork,
+  HealthStatsQuery,
+  IdempotencyPruneQuery,
   Loaded,
   LoadRequest,
+  PageQuery,
   Storage,
   StorageReader,
   StorageTx,
@@ -32,8 +37,10 @@ import {
   walletColumns,
 } from "./columns.js";
 import { asConflict, isRetryable, sqlState } from "./errors.js";
+import { queryHealthStats } from "./health-stats.js";
 import { planStatement } from "./plan.js";
 import {
+  allResults,
   lastResult,
   type PoolClientLike,
   type PoolLike,
@@ -128,11 +135,6 @@ async function one<T>(
 ): Promise<T | undefined> {
   const [row] = await rows(db, text, values);
   return row === undefined ? undefined : readRow(columns, row);
-}
-
-/** Every result of a message, in statement order (`pg` answers a single statement with one result, not a list). */
-function allResults(result: QueryResultLike | QueryResultLike[]): QueryResultLike[] {
-  return Array.isArray(result) ? result : [result];
 }
 
 /**
@@ -321,25 +323,31 @@ class PgReader implements StorageReader {
     return one(this.pool, walletColumns, this.sql.getWallet, [id]);
   }
 
-  async listWallets(): Promise<readonly WalletRecord[]> {
-    return (await rows(this.pool, this.sql.listWallets)).map((r) => readRow(walletColumns, r));
+  async listWallets(page: PageQuery = {}): Promise<readonly WalletRecord[]> {
+    const values: unknown[] = [];
+    const where = page.afterId === undefined ? "" : ` WHERE id COLLATE "C" > $${values.push(page.afterId)}`;
+    const text = `${this.sql.selectWallets}${where} ORDER BY id COLLATE "C"${limitClause(page, values)}`;
+    return (await rows(this.pool, text, values)).map((r) => readRow(walletColumns, r));
   }
 
   getHold(id: string): Promise<HoldRecord | undefined> {
     return one(this.pool, holdColumns, this.sql.getHold, [id]);
   }
 
-  async listHolds(filter?: {
-    readonly state?: HoldRecord["state"];
-    readonly walletId?: string;
-  }): Promise<readonly HoldRecord[]> {
+  async listHolds(
+    filter?: {
+      readonly state?: HoldRecord["state"];
+      readonly walletId?: string;
+    } & PageQuery,
+  ): Promise<readonly HoldRecord[]> {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter?.state !== undefined) where.push(`state = $${values.push(filter.state)}`);
     if (filter?.walletId !== undefined) where.push(`wallet_id = $${values.push(filter.walletId)}`);
+    if (filter?.afterId !== undefined) where.push(`id COLLATE "C" > $${values.push(filter.afterId)}`);
     const text = `SELECT ${selectList(holdColumns)} FROM ${this.sql.schema}.holds${
       where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY id COLLATE "C"`;
+    } ORDER BY id COLLATE "C"${limitClause(filter, values)}`;
     return (await rows(this.pool, text, values)).map((r) => readRow(holdColumns, r));
   }
 
@@ -357,10 +365,13 @@ class PgReader implements StorageReader {
     ]);
   }
 
-  async listActivations(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly ActivationState[];
-  }): Promise<readonly ActivationRecord[]> {
+  async listActivations(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly ActivationState[];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly ActivationRecord[]> {
     return (await this.listOwned("activations", activationColumns, filter)).map((r) =>
       readRow(activationColumns, r),
     );
@@ -370,25 +381,37 @@ class PgReader implements StorageReader {
     return one(this.pool, rentalColumns, this.sql.getRental, [id]);
   }
 
-  async listRentals(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly RentalRecord["state"][];
-  }): Promise<readonly RentalRecord[]> {
+  async listRentals(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly RentalRecord["state"][];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly RentalRecord[]> {
     return (await this.listOwned("rentals", rentalColumns, filter)).map((r) => readRow(rentalColumns, r));
   }
 
   private listOwned<T>(
     table: string,
     columns: Columns<T>,
-    filter?: { readonly walletId?: string; readonly states?: readonly string[] },
+    filter?: { readonly walletId?: string; readonly states?: readonly string[] } & CreatedWindow & PageQuery,
   ): Promise<readonly Record<string, unknown>[]> {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter?.walletId !== undefined) where.push(`wallet_id = $${values.push(filter.walletId)}`);
     if (filter?.states !== undefined) where.push(`state = ANY($${values.push([...filter.states])}::text[])`);
+    if (filter?.createdSinceMs !== undefined)
+      where.push(`created_at_ms >= $${values.push(filter.createdSinceMs)}::numeric`);
+    if (filter?.createdUntilMs !== undefined)
+      where.push(`created_at_ms < $${values.push(filter.createdUntilMs)}::numeric`);
+    // Keyset: after the position of the record with that id (none when there is no such record).
+    if (filter?.afterId !== undefined)
+      where.push(
+        `(created_at_ms, id COLLATE "C") > (SELECT created_at_ms, id FROM ${this.sql.schema}.${table} WHERE id = $${values.push(filter.afterId)})`,
+      );
     const text = `SELECT ${selectList(columns)} FROM ${this.sql.schema}.${table}${
       where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY created_at_ms, id COLLATE "C"`;
+    } ORDER BY created_at_ms, id COLLATE "C"${limitClause(filter, values)}`;
     return rows(this.pool, text, values);
   }
 
@@ -415,11 +438,17 @@ class PgReader implements StorageReader {
     return one(this.pool, idempotencyColumns, this.sql.getIdempotency, [key]);
   }
 
-  async listAudit(filter?: { readonly subjectId?: string }): Promise<readonly AuditRecord[]> {
+  async listAudit(filter?: { readonly subjectId?: string } & PageQuery): Promise<readonly AuditRecord[]> {
     const values: unknown[] = [];
-    const where =
-      filter?.subjectId === undefined ? "" : ` WHERE subject_id = $${values.push(filter.subjectId)}`;
-    const text = `SELECT ${selectList(auditColumns)} FROM ${this.sql.schema}.audit_trail${where} ORDER BY seq`;
+    const where: string[] = [];
+    if (filter?.subjectId !== undefined) where.push(`subject_id = $${values.push(filter.subjectId)}`);
+    if (filter?.afterId !== undefined)
+      where.push(
+        `seq > (SELECT seq FROM ${this.sql.schema}.audit_trail WHERE id = $${values.push(filter.afterId)})`,
+      );
+    const text = `SELECT ${selectList(auditColumns)} FROM ${this.sql.schema}.audit_trail${
+      where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY seq${limitClause(filter, values)}`;
     return (await rows(this.pool, text, values)).map((r) => readRow(auditColumns, r));
   }
 
@@ -442,6 +471,15 @@ class PgReader implements StorageReader {
       pendingRentals: pendingR.map((r) => readRow(rentalColumns, r)),
     };
   }
+
+  healthStats(query: HealthStatsQuery): Promise<HealthStats> {
+    return queryHealthStats(this.pool, query, this.sql.schema);
+  }
+}
+
+/** ` LIMIT $n` when the page has a limit. */
+function limitClause(page: PageQuery | undefined, values: unknown[]): string {
+  return page?.limit === undefined ? "" : ` LIMIT $${values.push(page.limit)}`;
 }
 
 /**
@@ -539,6 +577,16 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
   return {
     read,
+    async pruneIdempotency(query: IdempotencyPruneQuery): Promise<number> {
+      const result = lastResult(
+        await pool.query(
+          `DELETE FROM ${sql.schema}.idempotency_keys WHERE key IN (SELECT key FROM ${sql.schema}.idempotency_keys ` +
+            "WHERE created_at_ms < $1::numeric ORDER BY created_at_ms LIMIT $2) RETURNING 1",
+          [query.createdBeforeMs, Math.max(0, query.limit)],
+        ),
+      );
+      return result.rows.length;
+    },
     async transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
       for (let retries = 0; ; retries++) {
         const outcome = await attempt(work);
