@@ -4,6 +4,7 @@
  */
 export { APPEND_ONLY, GUARD_MISSED, isRetryable, sqlState } from "./errors.js";
 export {
+  applicationGrants,
   applyMigrations,
   type MigrateOptions,
   type MigrateResult,
