@@ -2,7 +2,14 @@
  * sms-fes/postgres: the Storage port over PostgreSQL (≥ 13) through `pg` or any client of the same shape, plus
  * the migrations that create its schema. Imports nothing from `pg` at run time.
  */
-export { APPEND_ONLY, GUARD_MISSED, isRetryable, sqlState } from "./errors.js";
+export {
+  APPEND_ONLY,
+  ConnectionLostError,
+  GUARD_MISSED,
+  isConnectionLoss,
+  isRetryable,
+  sqlState,
+} from "./errors.js";
 export {
   applicationGrants,
   applyMigrations,

@@ -30,6 +30,8 @@ export interface PoolClientLike extends Queryable {
 /** A connection pool: `query` for reads outside a unit of work, `connect` for a unit of work. */
 export interface PoolLike extends Queryable {
   connect(): Promise<PoolClientLike>;
+  /** Optional: lets the adapter observe idle connections that die (pg emits `error` on the pool). */
+  on?(event: "error", listener: (err: Error) => void): unknown;
 }
 
 /** The last result of a query (the only one for a single statement). */

@@ -36,7 +36,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
-import { asConflict, isRetryable, sqlState } from "./errors.js";
+import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { queryHealthStats } from "./health-stats.js";
 import { planStatement } from "./plan.js";
 import {
@@ -63,6 +63,12 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
   /** Reruns of a unit of work after a deadlock (40P01) or serialization failure (40001); default 8. */
   readonly maxRetries?: number;
+  /**
+   * Called when an idle connection of the pool dies (a database restart, a failover, an idle timeout upstream).
+   * The adapter listens for the pool's `error` event so that such a death never ends the process (an `error`
+   * event without a listener does); the pool drops the connection and opens a new one when asked. Default: ignore.
+   */
+  readonly onIdleConnectionError?: (error: Error) => void;
 }
 
 /**
@@ -315,7 +321,7 @@ function literalArray(values: readonly string[]): string {
 /** Reads outside any unit of work, each one statement on the pool. */
 class PgReader implements StorageReader {
   constructor(
-    private readonly pool: PoolLike,
+    private readonly pool: Queryable,
     private readonly sql: Statements,
   ) {}
 
@@ -490,7 +496,16 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   const { pool } = options;
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   const sql = new Statements(quoteIdent(options.schema ?? DEFAULT_SCHEMA));
-  const read = new PgReader(pool, sql);
+  const onIdle = options.onIdleConnectionError;
+  pool.on?.("error", (error) => onIdle?.(error));
+  // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
+  const reads: Queryable = {
+    query: (text, values) =>
+      pool.query(text, values).catch((error: unknown) => {
+        throw asConnectionLoss(error, "work");
+      }),
+  };
+  const read = new PgReader(reads, sql);
 
   /** One attempt; resolves to `retry` (with the error) after a deadlock or serialization failure. */
   async function attempt<T>(
@@ -498,7 +513,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   ): Promise<
     { readonly retry: true; readonly error: unknown } | { readonly retry: false; readonly value: T }
   > {
-    const client = await pool.connect();
+    let client: PoolClientLike;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw asConnectionLoss(error, "connect");
+    }
     let lost: Error | undefined;
     // pg emits `error` on a checked-out client whose connection dies; without a listener that crashes Node.
     const onError = (error: Error) => {
@@ -551,7 +571,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
             // The answer is lost, so the outcome is unknown (COMMIT may have run): the connection goes, the
             // error surfaces as it is. Never retried: the core reconciles through its idempotency keys.
             destroy = true;
-            throw error;
+            throw asConnectionLoss(lost ?? error, "commit");
           }
           // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
           // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
@@ -568,8 +588,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       }
       if (tx.begun) finish("ROLLBACK");
       if (isRetryable(tx.failure)) return { retry: true, error: tx.failure };
-      if (rejected) throw rejection;
-      throw asConflict(tx.failure) ?? tx.failure;
+      // No COMMIT was sent: a lost connection here means nothing was committed.
+      if (rejected) throw asConnectionLoss(rejection, "work");
+      throw asConflict(tx.failure) ?? asConnectionLoss(tx.failure, "work");
     } finally {
       if (!handedOff) release(destroy);
     }
@@ -579,7 +600,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     read,
     async pruneIdempotency(query: IdempotencyPruneQuery): Promise<number> {
       const result = lastResult(
-        await pool.query(
+        await reads.query(
           `DELETE FROM ${sql.schema}.idempotency_keys WHERE key IN (SELECT key FROM ${sql.schema}.idempotency_keys ` +
             "WHERE created_at_ms < $1::numeric ORDER BY created_at_ms LIMIT $2) RETURNING 1",
           [query.createdBeforeMs, Math.max(0, query.limit)],

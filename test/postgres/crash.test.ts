@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createPostgresStorage } from "../../src/postgres/index.js";
+import { ConnectionLostError, createPostgresStorage } from "../../src/postgres/index.js";
 import { type Storage, StorageConflictError } from "../../src/storage/port.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { deposit, hold, wallet } from "./fixtures.js";
@@ -78,19 +78,23 @@ it("while the unit of work waits for a lock", async () => {
     // Sends the plan and then waits for w2's lock, in one message.
     await tx.load({ walletIds: ["w2"] });
   });
-  let killed = 0;
-  while (killed === 0) killed = await killVictims("active");
-  const error = await outcome.then(
+  // Observed at once: the rejection may come while the loop below is still polling.
+  const settled = outcome.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toMatchObject({ code: "57P01" });
+  let killed = 0;
+  while (killed === 0) killed = await killVictims("active");
+  const error = await settled;
+  // No COMMIT was sent: a typed connection loss whose outcome is known (nothing committed).
+  expect(error).toBeInstanceOf(ConnectionLostError);
+  expect(error).toMatchObject({ code: "08006", outcomeUnknown: false, cause: { code: "57P01" } });
   await blocker.query("ROLLBACK");
   blocker.release();
   await untouched();
 });
 
-it("while the plan and COMMIT are in flight: the outcome is unknown, the error surfaces as it is", async () => {
+it("while the plan and COMMIT are in flight: the outcome is unknown, a typed connection loss", async () => {
   // The plan touches w2, which another transaction holds, so the plan + COMMIT message waits and is cut off.
   const blocker = await admin.connect();
   await blocker.query("BEGIN; SELECT 1 FROM sms_fes.wallets WHERE id = 'w2' FOR UPDATE");
@@ -106,14 +110,17 @@ it("while the plan and COMMIT are in flight: the outcome is unknown, the error s
       ],
     });
   });
-  let killed = 0;
-  while (killed === 0) killed = await killVictims("active");
-  const error = await outcome.then(
+  // Observed at once: the rejection may come while the loop below is still polling.
+  const settled = outcome.then(
     () => undefined,
     (e: unknown) => e,
   );
+  let killed = 0;
+  while (killed === 0) killed = await killVictims("active");
+  const error = await settled;
   // Not a conflict (which would make the core rerun the unit), not retried: the connection is gone.
-  expect(error).toMatchObject({ code: "57P01" });
+  expect(error).toBeInstanceOf(ConnectionLostError);
+  expect(error).toMatchObject({ code: "08006", outcomeUnknown: true, cause: { code: "57P01" } });
   expect(error).not.toBeInstanceOf(StorageConflictError);
   expect(attempts).toBe(1);
   await blocker.query("ROLLBACK");
