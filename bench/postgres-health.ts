@@ -23,7 +23,10 @@ const NOW = Date.UTC(2026, 0, 1);
 const HISTORY_DAYS = 365;
 const CHUNK = 1_000_000;
 
-/** Server-side generation (no rows travel): 8 services × 8 countries, every outcome, a year before NOW. */
+/**
+ * Server-side generation (no rows travel): 8 services × 8 countries, every outcome, spread evenly over the year
+ * before NOW and inserted in creation order, as a live table fills (so the window's rows sit together on disk).
+ */
 async function load(pool: pg.Pool): Promise<void> {
   for (let from = 1; from <= ROWS; from += CHUNK) {
     const to = Math.min(ROWS, from + CHUNK - 1);
@@ -42,7 +45,7 @@ async function load(pool: pg.Pool): Promise<void> {
         CASE WHEN st IN ('cancelled', 'timeout', 'expired') THEN created + 800 + (i * 104729) % 1200000 END,
         created + 1200800, CASE WHEN st = 'timeout' THEN 25 ELSE 0 END, 1
       FROM generate_series(${from}::bigint, ${to}::bigint) AS i,
-        LATERAL (SELECT ${NOW} - 1 - (i * 2654435761) % ${HISTORY_DAYS * DAY} AS created,
+        LATERAL (SELECT ${NOW - HISTORY_DAYS * DAY} + (i - 1) * ${Math.floor((HISTORY_DAYS * DAY) / ROWS)} + (i * 7919) % 1000 AS created,
           (ARRAY['received','received','received','cancelled','timeout','expired','failed','waiting'])
             [1 + (i * 31) % 8] AS st) AS g`);
   }

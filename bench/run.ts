@@ -7,6 +7,7 @@ import fes from "./fes.js";
 import health from "./health.js";
 import mapping from "./mapping.js";
 import postgres from "./postgres.js";
+import postgresFes from "./postgres-fes.js";
 import postgresHealth from "./postgres-health.js";
 import smsActivate from "./sms-activate.js";
 
