@@ -17,6 +17,7 @@ const all = {
   health,
   "sms-activate": smsActivate,
   postgres,
+  "postgres-fes": postgresFes,
   "postgres-health": postgresHealth,
 } as const;
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
