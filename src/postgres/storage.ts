@@ -488,6 +488,22 @@ function limitClause(page: PageQuery | undefined, values: unknown[]): string {
   return page?.limit === undefined ? "" : ` LIMIT $${values.push(page.limit)}`;
 }
 
+/** The callbacks of every storage over one pool; the pool gets one listener however many storages share it. */
+const idleListeners = new WeakMap<PoolLike, Set<(error: Error) => void>>();
+
+function listenForIdleErrors(pool: PoolLike, callback: ((error: Error) => void) | undefined): void {
+  let callbacks = idleListeners.get(pool);
+  if (callbacks === undefined) {
+    const registered = new Set<(error: Error) => void>();
+    callbacks = registered;
+    idleListeners.set(pool, registered);
+    pool.on?.("error", (error) => {
+      for (const c of registered) c(error);
+    });
+  }
+  if (callback !== undefined) callbacks.add(callback);
+}
+
 /**
  * The PostgreSQL storage: the {@link Storage} port over a `pg` pool (or any {@link PoolLike}), on the schema
  * created by {@link migrate}. See `docs/postgres.md` for the isolation level and the round trips.
@@ -496,8 +512,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   const { pool } = options;
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   const sql = new Statements(quoteIdent(options.schema ?? DEFAULT_SCHEMA));
-  const onIdle = options.onIdleConnectionError;
-  pool.on?.("error", (error) => onIdle?.(error));
+  listenForIdleErrors(pool, options.onIdleConnectionError);
   // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
   const reads: Queryable = {
     query: (text, values) =>

@@ -132,3 +132,24 @@ it("leaves the pool usable", async () => {
   await storage.transaction((tx) => tx.apply(freezePlan));
   expect(await storage.read.getWallet("w1")).toMatchObject({ frozenMinor: 40 });
 });
+
+it("an idle connection that dies reaches onIdleConnectionError, not the process, and the pool carries on", async () => {
+  // No listener of its own on this pool: without the adapter's, the `error` event would end the process.
+  const idlePool = new pg.Pool({ connectionString: db.url, max: 1, application_name: "idle-victim" });
+  try {
+    let seen: (error: Error) => void = () => {};
+    const died = new Promise<Error>((resolve) => {
+      seen = resolve;
+    });
+    const idleStorage = createPostgresStorage({ pool: idlePool, onIdleConnectionError: (e) => seen(e) });
+    expect(await idleStorage.read.getWallet("w1")).toBeDefined();
+    const { rows } = await admin.query(
+      "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'idle-victim' AND state = 'idle'",
+    );
+    expect(rows.filter((r) => r.killed).length).toBe(1);
+    expect((await died).message).toMatch(/terminat/);
+    expect(await idleStorage.read.getWallet("w1")).toBeDefined();
+  } finally {
+    await idlePool.end();
+  }
+});
