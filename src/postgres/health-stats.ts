@@ -14,7 +14,8 @@ import { allResults, type Queryable } from "./queryable.js";
 /**
  * `StorageReader.healthStats` in SQL: three aggregates over the `activation_health_facts` view (migration 0004),
  * restricted to the window by the `activations_created` index, sent in one message inside one read-only
- * REPEATABLE READ transaction so the three see the same snapshot. Only the groups travel: counts and money per
+ * REPEATABLE READ transaction so the three see the same snapshot (with `SET LOCAL work_mem`, which ends with the
+ * transaction, so the percentile sorts of a month of rows stay in memory; nothing outlives it, behind a pooler too). Only the groups travel: counts and money per
  * group and currency, the percentiles per group and for the total (`percentile_cont`, as the analytics compute
  * them), and the cancel-age histogram per group. The result is built in the shape and order `computeHealthStats`
  * gives, which the parity test checks.
@@ -141,8 +142,13 @@ export async function queryHealthStats(
   schema: string,
 ): Promise<HealthStats> {
   const statements = healthStatsStatements(query, schema);
-  const text = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ...statements, "COMMIT"].join(";\n");
-  const [, counts, percentiles, histogram] = allResults(await db.query(text));
+  const text = [
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    "SET LOCAL work_mem = '64MB'",
+    ...statements,
+    "COMMIT",
+  ].join(";\n");
+  const [, , counts, percentiles, histogram] = allResults(await db.query(text));
   const dims = query.groupBy ?? [];
   const pathOf = (row: Record<string, unknown>): Path =>
     dims.map((d, i) => {

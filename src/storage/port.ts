@@ -207,8 +207,10 @@ export interface StorageReader {
 }
 
 /**
- * One page of a list: the records after the one with id `afterId` in the list's order (none when no record has
- * that id), at most `limit` of them. Without either, the whole list. `iterateList` walks every page.
+ * One page of a list, at most `limit` records, those that come after `afterId` in the list's order: for lists in
+ * byte order of ids, the ids after it; for lists in creation or insertion order, the records after the position of
+ * the record with that id (none when there is no such record) — whether or not that record still matches the
+ * filter, so a page walk never stops early. Without either, the whole list. `iterateList` walks every page.
  */
 export interface PageQuery {
   readonly afterId?: string;
