@@ -7,9 +7,19 @@ import fes from "./fes.js";
 import health from "./health.js";
 import mapping from "./mapping.js";
 import postgres from "./postgres.js";
+import postgresFes from "./postgres-fes.js";
+import postgresHealth from "./postgres-health.js";
 import smsActivate from "./sms-activate.js";
 
-const all = { fes, mapping, health, "sms-activate": smsActivate, postgres } as const;
+const all = {
+  fes,
+  mapping,
+  health,
+  "sms-activate": smsActivate,
+  postgres,
+  "postgres-fes": postgresFes,
+  "postgres-health": postgresHealth,
+} as const;
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = (Object.keys(all) as (keyof typeof all)[]).filter(
   (n) => wanted.length === 0 || wanted.includes(n),

@@ -107,6 +107,7 @@ export type {
   WalletRecord,
 } from "./core/records.js";
 export { isPlatformAccountId, platformAccountId } from "./core/records.js";
+export { isStorableText, storableText } from "./core/storable-text.js";
 export type { ActivationStepError, BuyActivationError, BuyActivationInput } from "./fes/activation-ops.js";
 export type { CodeResolver, CountryRouter, ServiceGate } from "./fes/context.js";
 export type { FesEvent, FesObserver } from "./fes/observer.js";
@@ -180,12 +181,18 @@ export {
   rentalTransitions,
   transitionRental,
 } from "./rental/machine.js";
+export { iterateList } from "./storage/paging.js";
 export type {
   CommitPlan,
+  CreatedWindow,
+  DueQuery,
   DueWork,
+  HealthStatsQuery,
   HoldResolution,
+  IdempotencyPruneQuery,
   Loaded,
   LoadRequest,
+  PageQuery,
   Storage,
   StorageReader,
   StorageTx,

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { currencySchema, positiveAmountMinorSchema, signedAmountMinorSchema } from "../core/money.js";
+import { storableText } from "../core/storable-text.js";
 
 /** An idempotency key: 1–128 printable ASCII characters without spaces, scoped to the wallet it acts on. */
 export const idempotencyKeySchema = z
@@ -12,13 +13,13 @@ export const walletIdSchema = z
   .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "wallet id: 1–128 of [A-Za-z0-9_.:-]");
 
 /** An entity id (activation, rental, hold) as returned by the library. */
-export const entityIdSchema = z.string().min(1).max(300);
+export const entityIdSchema = z.string().min(1).max(300).check(storableText);
 
 /** Who acts: recorded in the audit trail. */
-export const actorSchema = z.string().min(1).max(200).optional();
+export const actorSchema = z.string().min(1).max(200).check(storableText).optional();
 
 /** A provider code of a service or country, or a canonical id the catalog resolves. */
-export const codeSchema = z.string().trim().min(1).max(64);
+export const codeSchema = z.string().trim().min(1).max(64).check(storableText);
 
 /** Input of `createWallet`. */
 export const createWalletInput = z.object({
@@ -33,7 +34,7 @@ export const moneyMoveInput = z.object({
   amountMinor: positiveAmountMinorSchema,
   currency: currencySchema,
   idempotencyKey: idempotencyKeySchema,
-  reason: z.string().max(500).optional(),
+  reason: z.string().max(500).check(storableText).optional(),
   actor: actorSchema,
 });
 
@@ -42,7 +43,7 @@ export const adjustInput = z.object({
   walletId: walletIdSchema,
   amountMinor: signedAmountMinorSchema,
   currency: currencySchema,
-  reason: z.string().min(1, "an adjustment needs a reason").max(500),
+  reason: z.string().min(1, "an adjustment needs a reason").max(500).check(storableText),
   idempotencyKey: idempotencyKeySchema,
   actor: actorSchema,
 });
@@ -52,7 +53,7 @@ export const creditInput = z.object({
   walletId: walletIdSchema,
   amountMinor: positiveAmountMinorSchema,
   currency: currencySchema,
-  reason: z.string().min(1).max(500),
+  reason: z.string().min(1).max(500).check(storableText),
   operationId: entityIdSchema.optional(),
   idempotencyKey: idempotencyKeySchema,
   actor: actorSchema,
@@ -110,8 +111,8 @@ export const buyActivationInput = z.object({
 export const codeInput = z
   .object({
     activationId: entityIdSchema.optional(),
-    providerActivationId: z.string().min(1).max(64).optional(),
-    code: z.string().min(1).max(200),
+    providerActivationId: z.string().min(1).max(64).check(storableText).optional(),
+    code: z.string().min(1).max(200).check(storableText),
     receivedAtMs: z.number().int().min(0).optional(),
     actor: actorSchema,
   })

@@ -8,6 +8,14 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../core/records.js";
+import { findUnstorableText } from "../core/storable-text.js";
+import {
+  afterCreated,
+  afterIdInByteOrder,
+  healthStatsOf,
+  inCreatedWindow,
+  selectPage,
+} from "../storage/paging.js";
 import {
   type CommitPlan,
   type Loaded,
@@ -84,6 +92,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
 
   function apply(plan: CommitPlan, journal: Journal): void {
     options.onApply?.(plan);
+    // PostgreSQL cannot store NUL or a lone surrogate unchanged: refused as it would be, before any guard.
+    const unstorable = findUnstorableText(plan);
+    if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
     checkGuards(plan);
     // Validated before the first write, so that a plan is written whole or not at all.
     const idem =
@@ -268,16 +279,21 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
 
   const read: StorageReader = {
     getWallet: (id) => committed(() => wallets.get(id)),
-    listWallets: () => committed(() => sortedById(wallets.values())),
+    listWallets: (page) =>
+      committed(() => selectPage(sortedById(wallets.values()), page, afterIdInByteOrder(page?.afterId))),
     getHold: (id) => committed(() => holds.get(id)),
     listHolds: (filter = {}) =>
       committed(() =>
-        sortedById(
-          [...holds.values()].filter(
-            (h) =>
-              (filter.state === undefined || h.state === filter.state) &&
-              (filter.walletId === undefined || h.walletId === filter.walletId),
+        selectPage(
+          sortedById(
+            [...holds.values()].filter(
+              (h) =>
+                (filter.state === undefined || h.state === filter.state) &&
+                (filter.walletId === undefined || h.walletId === filter.walletId),
+            ),
           ),
+          filter,
+          afterIdInByteOrder(filter.afterId),
         ),
       ),
     getActivation: (id) => committed(() => activations.get(id)),
@@ -288,11 +304,19 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       }),
     listActivations: (filter = {}) =>
       committed(() =>
-        byCreation(
-          [...activations.values()].filter(
-            (a) =>
-              (filter.walletId === undefined || a.walletId === filter.walletId) &&
-              (filter.states === undefined || filter.states.includes(a.state)),
+        selectPage(
+          byCreation(
+            [...activations.values()].filter(
+              (a) =>
+                (filter.walletId === undefined || a.walletId === filter.walletId) &&
+                (filter.states === undefined || filter.states.includes(a.state)) &&
+                inCreatedWindow(a.createdAtMs, filter),
+            ),
+          ),
+          filter,
+          afterCreated(
+            filter.afterId,
+            filter.afterId === undefined ? undefined : activations.get(filter.afterId),
           ),
         ),
       ),
@@ -304,11 +328,19 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       }),
     listRentals: (filter = {}) =>
       committed(() =>
-        byCreation(
-          [...rentals.values()].filter(
-            (r) =>
-              (filter.walletId === undefined || r.walletId === filter.walletId) &&
-              (filter.states === undefined || filter.states.includes(r.state)),
+        selectPage(
+          byCreation(
+            [...rentals.values()].filter(
+              (r) =>
+                (filter.walletId === undefined || r.walletId === filter.walletId) &&
+                (filter.states === undefined || filter.states.includes(r.state)) &&
+                inCreatedWindow(r.createdAtMs, filter),
+            ),
+          ),
+          filter,
+          afterCreated(
+            filter.afterId,
+            filter.afterId === undefined ? undefined : rentals.get(filter.afterId),
           ),
         ),
       ),
@@ -324,9 +356,15 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       }),
     getIdempotency: (key) => committed(() => idempotency.get(key)),
     listAudit: (filter = {}) =>
-      committed(() =>
-        filter.subjectId === undefined ? [...audit] : audit.filter((a) => a.subjectId === filter.subjectId),
-      ),
+      committed(() => {
+        // Insertion order: after the position of the row `afterId` (none when there is no such row).
+        const from = filter.afterId === undefined ? 0 : audit.findIndex((a) => a.id === filter.afterId) + 1;
+        const rows = from === 0 && filter.afterId !== undefined ? [] : audit.slice(from);
+        return selectPage(
+          filter.subjectId === undefined ? rows : rows.filter((a) => a.subjectId === filter.subjectId),
+          { limit: filter.limit },
+        );
+      }),
     listDue: (query) =>
       committed(() =>
         selectDueWork(
@@ -335,11 +373,22 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           query,
         ),
       ),
+    healthStats: (query) => committed(() => healthStatsOf(activations.values(), query)),
   };
 
   return {
     read,
     commits: () => commits,
+    pruneIdempotency: (query) =>
+      exclusive(async () => {
+        // Oldest first, as the database adapter deletes them; the map keeps insertion order, not creation order.
+        const old = [...idempotency.values()]
+          .filter((r) => r.createdAtMs < query.createdBeforeMs)
+          .sort((a, b) => a.createdAtMs - b.createdAtMs || compareBytes(a.key, b.key))
+          .slice(0, Math.max(0, query.limit));
+        for (const r of old) idempotency.delete(r.key);
+        return old.length;
+      }),
     transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
       return exclusive(async () => {
         const journal = new Journal();

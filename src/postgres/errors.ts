@@ -84,3 +84,78 @@ export function asConflict(error: unknown): StorageConflictError | undefined {
   }
   return undefined;
 }
+
+/** Node socket errors that mean the database could not be reached or the connection broke. */
+const SOCKET_ERRORS: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * Whether an error means the connection to the database is gone or could not be made: SQLSTATE class 08, a server
+ * shutting sessions down or starting up (57P01–57P03), a FATAL from the server, a socket error, or the driver's
+ * own "connection terminated" / "not queryable" / connect-timeout errors.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof ConnectionLostError) return true;
+  if (typeof error !== "object" || error === null) return false;
+  const state = sqlState(error);
+  if (state !== undefined) {
+    const severity = (error as { readonly severity?: unknown }).severity;
+    return state.startsWith("08") || state.startsWith("57P") || severity === "FATAL" || severity === "PANIC";
+  }
+  const code = (error as { readonly code?: unknown }).code;
+  if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
+  const message = (error as { readonly message?: unknown }).message;
+  return (
+    typeof message === "string" &&
+    /connection terminated|not queryable|timeout exceeded when trying to connect|connection (?:ended|closed)/i.test(
+      message,
+    )
+  );
+}
+
+/**
+ * The database connection was lost or could not be made. `code` is `08001` when nothing was sent (no connection),
+ * `08006` when the connection broke. `outcomeUnknown` is true when a COMMIT was in flight: the unit of work may
+ * have committed, and repeating the request with the same idempotency key tells (it replays or runs once). The
+ * core reports it as `storage_failure` with this `code`. The pool replaces the connection: later calls work again
+ * once the database is back.
+ */
+export class ConnectionLostError extends Error {
+  override readonly name = "ConnectionLostError";
+  constructor(
+    readonly code: "08001" | "08006",
+    readonly outcomeUnknown: boolean,
+    cause: unknown,
+  ) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(
+      code === "08001"
+        ? `could not connect to the database: ${detail}`
+        : outcomeUnknown
+          ? `the database connection was lost while COMMIT was in flight, so the outcome is unknown (repeat the request with the same idempotency key): ${detail}`
+          : `the database connection was lost; nothing was committed: ${detail}`,
+      { cause },
+    );
+  }
+}
+
+/** `error` as a {@link ConnectionLostError} when it is a connection loss, else unchanged. */
+export function asConnectionLoss(error: unknown, when: "connect" | "work" | "commit"): unknown {
+  if (error instanceof ConnectionLostError || !isConnectionLoss(error)) return error;
+  const code = (error as { readonly code?: unknown }).code;
+  const neverConnected = when === "connect" || code === "ECONNREFUSED" || code === "57P03";
+  return new ConnectionLostError(
+    neverConnected ? "08001" : "08006",
+    when === "commit" && !neverConnected,
+    error,
+  );
+}

@@ -4,8 +4,16 @@
  */
 
 export { createPostgresAlertStore, type PostgresAlertStoreOptions } from "./alert-store.js";
-export { APPEND_ONLY, GUARD_MISSED, isRetryable, sqlState } from "./errors.js";
 export {
+  APPEND_ONLY,
+  ConnectionLostError,
+  GUARD_MISSED,
+  isConnectionLoss,
+  isRetryable,
+  sqlState,
+} from "./errors.js";
+export {
+  applicationGrants,
   applyMigrations,
   type MigrateOptions,
   type MigrateResult,

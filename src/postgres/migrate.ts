@@ -1,12 +1,40 @@
 import { MIGRATIONS, type Migration } from "./migrations.generated.js";
-import { lastResult, type PoolLike } from "./queryable.js";
-import { quoteIdent } from "./sql.js";
+import { lastResult, type PoolLike, type Queryable } from "./queryable.js";
+import { quoteIdent, quoteLiteral } from "./sql.js";
 import { DEFAULT_SCHEMA } from "./storage.js";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
   /** The schema to create and migrate; default `sms_fes`. */
   readonly schema?: string;
+  /**
+   * The role the application connects as. After the migrations, in the same transaction, it gets exactly what the
+   * adapter needs (see {@link applicationGrants}) and nothing else: no DDL, no UPDATE, DELETE or TRUNCATE on the
+   * append-only tables. With `password`, a missing role is created (`LOGIN`; the migrating role needs
+   * `CREATEROLE`); without it, the role must exist. Run `migrate` as the owner role, never as this one.
+   */
+  readonly applicationRole?: { readonly name: string; readonly password?: string };
+}
+
+/**
+ * The privileges of the application role on a migrated schema: reads everywhere; inserts where the adapter writes;
+ * UPDATE only on the rows it changes in place (wallet counters, hold resolutions, activation and rental versions);
+ * DELETE only on idempotency keys (the retention step). Transfers and the audit trail are insert-only.
+ */
+export function applicationGrants(schema: string, role: string): string[] {
+  const s = quoteIdent(schema);
+  const r = quoteIdent(role);
+  return [
+    `GRANT USAGE ON SCHEMA ${s} TO ${r}`,
+    `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${r}`,
+    `GRANT INSERT, UPDATE ON ${s}.wallets, ${s}.holds, ${s}.activations, ${s}.rentals TO ${r}`,
+    `GRANT INSERT ON ${s}.transfers, ${s}.audit_trail TO ${r}`,
+    `GRANT INSERT, DELETE ON ${s}.idempotency_keys TO ${r}`,
+    // The notifier's shared state (what was seen and sent), written by every worker.
+    `GRANT INSERT, UPDATE ON ${s}.alert_states, ${s}.alert_deliveries TO ${r}`,
+    `GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`,
+    `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} TO ${r}`,
+  ];
 }
 
 /** What {@link migrate} did. */
@@ -34,7 +62,24 @@ export function migrationChecksum(sql: string): string {
  */
 export async function migrate(pool: PoolLike, options: MigrateOptions = {}): Promise<MigrateResult> {
   const schemaName = options.schema ?? DEFAULT_SCHEMA;
-  return applyMigrations(pool, schemaName, MIGRATIONS);
+  return applyMigrations(pool, schemaName, MIGRATIONS, options);
+}
+
+/** Creates the application role when asked and missing, then grants it {@link applicationGrants}. */
+async function grantApplicationRole(
+  client: Queryable,
+  schemaName: string,
+  role: NonNullable<MigrateOptions["applicationRole"]>,
+): Promise<void> {
+  const exists = lastResult(
+    await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.name]),
+  ).rows;
+  if (exists.length === 0) {
+    if (role.password === undefined)
+      throw new Error(`the application role ${role.name} does not exist (give a password to create it)`);
+    await client.query(`CREATE ROLE ${quoteIdent(role.name)} LOGIN PASSWORD ${quoteLiteral(role.password)}`);
+  }
+  await client.query(applicationGrants(schemaName, role.name).join(";\n"));
 }
 
 /** {@link migrate} with an explicit list (tests use it to migrate step by step). */
@@ -42,6 +87,7 @@ export async function applyMigrations(
   pool: PoolLike,
   schemaName: string,
   migrations: readonly Migration[],
+  options: Pick<MigrateOptions, "applicationRole"> = {},
 ): Promise<MigrateResult> {
   const schema = quoteIdent(schemaName);
   const client = await pool.connect();
@@ -82,6 +128,8 @@ export async function applyMigrations(
         );
         applied.push(m.version);
       }
+      if (options.applicationRole !== undefined)
+        await grantApplicationRole(client, schemaName, options.applicationRole);
       await client.query("COMMIT");
       const version = Math.max(0, ...done.keys(), ...applied);
       return { applied, version };

@@ -9,6 +9,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. */
+// biome-ignore format: generated, each text as JSON.stringify writes it
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -24,6 +25,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: "rental_provider_id",
     sql: "-- sms-fes schema, version 3: one provider rental belongs to at most one rental; end requests and the last moment a\n-- rental was known active are recorded, so a lost end step is decided from what the provider says happened.\n\n-- One provider rental belongs to one rental (as for activations): a reconciliation can never adopt a number that\n-- another rental owns, and a late answer cannot record it twice.\nCREATE UNIQUE INDEX rentals_provider_id ON rentals (provider, provider_rental_id)\n  WHERE provider_rental_id IS NOT NULL;\n\n-- The cancel or finish asked of the provider, recorded before the call (`EndRequest` of core/records.ts).\nALTER TABLE activations ADD COLUMN end_request jsonb;\nALTER TABLE rentals ADD COLUMN end_request jsonb;\n-- The last moment the rental was known active upstream: a revocation noticed late is charged up to it.\nALTER TABLE rentals ADD COLUMN last_active_at_ms bigint;\n\n-- The sweeper's question for lost end steps: open records with an end request, oldest first.\nCREATE INDEX activations_end_requested ON activations (created_at_ms, id COLLATE \"C\")\n  WHERE state = 'waiting' AND end_request IS NOT NULL;\nCREATE INDEX rentals_end_requested ON rentals (created_at_ms, id COLLATE \"C\")\n  WHERE state = 'active' AND end_request IS NOT NULL;\n",
+  },
+  {
+    version: 4,
+    name: "roles_and_reads",
+    sql: "-- sms-fes version 4: reads that scale, idempotency retention, and the grants of the application role.\n\n-- One row per activation with what the health statistics aggregate: the SQL twin of the fields\n-- `computeHealthStats` reads (canonical id, else the raw code; UTC day number and hour of `created_at_ms`;\n-- time to code from `issued_at_ms` to `first_code_at_ms`; time to cancel for cancelled activations).\nCREATE VIEW activation_health_facts AS\nSELECT\n  a.created_at_ms,\n  coalesce(a.service, a.service_code) AS service,\n  coalesce(a.country, a.country_code) AS country,\n  a.provider,\n  floor(a.created_at_ms::float8 / 86400000)::bigint AS day_number,\n  ((((a.created_at_ms % 86400000) + 86400000) % 86400000) / 3600000)::integer AS hour,\n  a.state,\n  a.currency,\n  a.price_minor,\n  a.cost_minor,\n  a.cashback_minor,\n  CASE WHEN a.issued_at_ms IS NOT NULL AND a.first_code_at_ms IS NOT NULL\n    THEN a.first_code_at_ms - a.issued_at_ms END AS time_to_code_ms,\n  CASE WHEN a.state = 'cancelled' AND a.issued_at_ms IS NOT NULL AND a.ended_at_ms IS NOT NULL\n    THEN a.ended_at_ms - a.issued_at_ms END AS time_to_cancel_ms\nFROM activations AS a;\n\n-- Paged reads in byte order of ids.\nCREATE INDEX wallets_id_bytes ON wallets (id COLLATE \"C\");\nCREATE INDEX holds_id_bytes ON holds (id COLLATE \"C\");\n\n-- The pruning step deletes the oldest keys first.\nCREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);\n",
   },
   {
     version: 5,

@@ -32,6 +32,8 @@ export interface PoolClientLike extends Queryable {
 export interface PoolLike extends Queryable {
   /** Checks a connection out for one unit of work. */
   connect(): Promise<PoolClientLike>;
+  /** Optional: lets the adapter observe idle connections that die (pg emits `error` on the pool). */
+  on?(event: "error", listener: (err: Error) => void): unknown;
 }
 
 /** The last result of a query (the only one for a single statement). */
@@ -40,4 +42,9 @@ export function lastResult(result: QueryResultLike | QueryResultLike[]): QueryRe
   const last = result[result.length - 1];
   if (last === undefined) return { rows: [] };
   return last;
+}
+
+/** Every result of a message, in statement order (`pg` answers a single statement with one result, not a list). */
+export function allResults(result: QueryResultLike | QueryResultLike[]): QueryResultLike[] {
+  return Array.isArray(result) ? result : [result];
 }

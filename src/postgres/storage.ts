@@ -9,12 +9,18 @@ import type {
   WalletRecord,
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
+import { findUnstorableText } from "../core/storable-text.js";
+import type { HealthStats } from "../health/stats.js";
 import type {
   CommitPlan,
+  CreatedWindow,
   DueQuery,
   DueWork,
+  HealthStatsQuery,
+  IdempotencyPruneQuery,
   Loaded,
   LoadRequest,
+  PageQuery,
   Storage,
   StorageReader,
   StorageTx,
@@ -31,9 +37,11 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
-import { asConflict, isRetryable, sqlState } from "./errors.js";
+import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
+import { queryHealthStats } from "./health-stats.js";
 import { planStatement } from "./plan.js";
 import {
+  allResults,
   lastResult,
   type PoolClientLike,
   type PoolLike,
@@ -56,6 +64,12 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
   /** Reruns of a unit of work after a deadlock (40P01) or serialization failure (40001); default 8. */
   readonly maxRetries?: number;
+  /**
+   * Called when an idle connection of the pool dies (a database restart, a failover, an idle timeout upstream).
+   * The adapter listens for the pool's `error` event so that such a death never ends the process (an `error`
+   * event without a listener does); the pool drops the connection and opens a new one when asked. Default: ignore.
+   */
+  readonly onIdleConnectionError?: (error: Error) => void;
 }
 
 /**
@@ -133,11 +147,6 @@ async function one<T>(
 ): Promise<T | undefined> {
   const [row] = await rows(db, text, values);
   return row === undefined ? undefined : readRow(columns, row);
-}
-
-/** Every result of a message, in statement order (`pg` answers a single statement with one result, not a list). */
-function allResults(result: QueryResultLike | QueryResultLike[]): QueryResultLike[] {
-  return Array.isArray(result) ? result : [result];
 }
 
 /**
@@ -295,6 +304,9 @@ class PgUnitOfWork implements StorageTx {
     this.live();
     let statement: ReturnType<typeof planStatement>;
     try {
+      // The driver would store a lone surrogate as U+FFFD and the server refuses NUL: refused alike, up front.
+      const unstorable = findUnstorableText(plan);
+      if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
       statement = planStatement(plan, this.sql.schema);
     } catch (error) {
       // A plan that contradicts itself is refused before anything is sent; the unit of work must not commit.
@@ -315,7 +327,7 @@ function literalArray(values: readonly string[]): string {
 /** Reads outside any unit of work, each one statement on the pool. */
 class PgReader implements StorageReader {
   constructor(
-    private readonly pool: PoolLike,
+    private readonly pool: Queryable,
     private readonly sql: Statements,
   ) {}
 
@@ -323,25 +335,31 @@ class PgReader implements StorageReader {
     return one(this.pool, walletColumns, this.sql.getWallet, [id]);
   }
 
-  async listWallets(): Promise<readonly WalletRecord[]> {
-    return (await rows(this.pool, this.sql.listWallets)).map((r) => readRow(walletColumns, r));
+  async listWallets(page: PageQuery = {}): Promise<readonly WalletRecord[]> {
+    const values: unknown[] = [];
+    const where = page.afterId === undefined ? "" : ` WHERE id COLLATE "C" > $${values.push(page.afterId)}`;
+    const text = `${this.sql.selectWallets}${where} ORDER BY id COLLATE "C"${limitClause(page, values)}`;
+    return (await rows(this.pool, text, values)).map((r) => readRow(walletColumns, r));
   }
 
   getHold(id: string): Promise<HoldRecord | undefined> {
     return one(this.pool, holdColumns, this.sql.getHold, [id]);
   }
 
-  async listHolds(filter?: {
-    readonly state?: HoldRecord["state"];
-    readonly walletId?: string;
-  }): Promise<readonly HoldRecord[]> {
+  async listHolds(
+    filter?: {
+      readonly state?: HoldRecord["state"];
+      readonly walletId?: string;
+    } & PageQuery,
+  ): Promise<readonly HoldRecord[]> {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter?.state !== undefined) where.push(`state = $${values.push(filter.state)}`);
     if (filter?.walletId !== undefined) where.push(`wallet_id = $${values.push(filter.walletId)}`);
+    if (filter?.afterId !== undefined) where.push(`id COLLATE "C" > $${values.push(filter.afterId)}`);
     const text = `SELECT ${selectList(holdColumns)} FROM ${this.sql.schema}.holds${
       where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY id COLLATE "C"`;
+    } ORDER BY id COLLATE "C"${limitClause(filter, values)}`;
     return (await rows(this.pool, text, values)).map((r) => readRow(holdColumns, r));
   }
 
@@ -363,10 +381,13 @@ class PgReader implements StorageReader {
     ]);
   }
 
-  async listActivations(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly ActivationState[];
-  }): Promise<readonly ActivationRecord[]> {
+  async listActivations(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly ActivationState[];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly ActivationRecord[]> {
     return (await this.listOwned("activations", activationColumns, filter)).map((r) =>
       readRow(activationColumns, r),
     );
@@ -376,25 +397,37 @@ class PgReader implements StorageReader {
     return one(this.pool, rentalColumns, this.sql.getRental, [id]);
   }
 
-  async listRentals(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly RentalRecord["state"][];
-  }): Promise<readonly RentalRecord[]> {
+  async listRentals(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly RentalRecord["state"][];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly RentalRecord[]> {
     return (await this.listOwned("rentals", rentalColumns, filter)).map((r) => readRow(rentalColumns, r));
   }
 
   private listOwned<T>(
     table: string,
     columns: Columns<T>,
-    filter?: { readonly walletId?: string; readonly states?: readonly string[] },
+    filter?: { readonly walletId?: string; readonly states?: readonly string[] } & CreatedWindow & PageQuery,
   ): Promise<readonly Record<string, unknown>[]> {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter?.walletId !== undefined) where.push(`wallet_id = $${values.push(filter.walletId)}`);
     if (filter?.states !== undefined) where.push(`state = ANY($${values.push([...filter.states])}::text[])`);
+    if (filter?.createdSinceMs !== undefined)
+      where.push(`created_at_ms >= $${values.push(filter.createdSinceMs)}::numeric`);
+    if (filter?.createdUntilMs !== undefined)
+      where.push(`created_at_ms < $${values.push(filter.createdUntilMs)}::numeric`);
+    // Keyset: after the position of the record with that id (none when there is no such record).
+    if (filter?.afterId !== undefined)
+      where.push(
+        `(created_at_ms, id COLLATE "C") > (SELECT created_at_ms, id FROM ${this.sql.schema}.${table} WHERE id = $${values.push(filter.afterId)})`,
+      );
     const text = `SELECT ${selectList(columns)} FROM ${this.sql.schema}.${table}${
       where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY created_at_ms, id COLLATE "C"`;
+    } ORDER BY created_at_ms, id COLLATE "C"${limitClause(filter, values)}`;
     return rows(this.pool, text, values);
   }
 
@@ -421,11 +454,17 @@ class PgReader implements StorageReader {
     return one(this.pool, idempotencyColumns, this.sql.getIdempotency, [key]);
   }
 
-  async listAudit(filter?: { readonly subjectId?: string }): Promise<readonly AuditRecord[]> {
+  async listAudit(filter?: { readonly subjectId?: string } & PageQuery): Promise<readonly AuditRecord[]> {
     const values: unknown[] = [];
-    const where =
-      filter?.subjectId === undefined ? "" : ` WHERE subject_id = $${values.push(filter.subjectId)}`;
-    const text = `SELECT ${selectList(auditColumns)} FROM ${this.sql.schema}.audit_trail${where} ORDER BY seq`;
+    const where: string[] = [];
+    if (filter?.subjectId !== undefined) where.push(`subject_id = $${values.push(filter.subjectId)}`);
+    if (filter?.afterId !== undefined)
+      where.push(
+        `seq > (SELECT seq FROM ${this.sql.schema}.audit_trail WHERE id = $${values.push(filter.afterId)})`,
+      );
+    const text = `SELECT ${selectList(auditColumns)} FROM ${this.sql.schema}.audit_trail${
+      where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY seq${limitClause(filter, values)}`;
     return (await rows(this.pool, text, values)).map((r) => readRow(auditColumns, r));
   }
 
@@ -445,6 +484,31 @@ class PgReader implements StorageReader {
       pendingRentals: pendingR.map((r) => readRow(rentalColumns, r)),
     };
   }
+
+  healthStats(query: HealthStatsQuery): Promise<HealthStats> {
+    return queryHealthStats(this.pool, query, this.sql.schema);
+  }
+}
+
+/** ` LIMIT $n` when the page has a limit. */
+function limitClause(page: PageQuery | undefined, values: unknown[]): string {
+  return page?.limit === undefined ? "" : ` LIMIT $${values.push(page.limit)}`;
+}
+
+/** The callbacks of every storage over one pool; the pool gets one listener however many storages share it. */
+const idleListeners = new WeakMap<PoolLike, Set<(error: Error) => void>>();
+
+function listenForIdleErrors(pool: PoolLike, callback: ((error: Error) => void) | undefined): void {
+  let callbacks = idleListeners.get(pool);
+  if (callbacks === undefined) {
+    const registered = new Set<(error: Error) => void>();
+    callbacks = registered;
+    idleListeners.set(pool, registered);
+    pool.on?.("error", (error) => {
+      for (const c of registered) c(error);
+    });
+  }
+  if (callback !== undefined) callbacks.add(callback);
 }
 
 /**
@@ -455,7 +519,15 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   const { pool } = options;
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   const sql = new Statements(quoteIdent(options.schema ?? DEFAULT_SCHEMA));
-  const read = new PgReader(pool, sql);
+  listenForIdleErrors(pool, options.onIdleConnectionError);
+  // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
+  const reads: Queryable = {
+    query: (text, values) =>
+      pool.query(text, values).catch((error: unknown) => {
+        throw asConnectionLoss(error, "work");
+      }),
+  };
+  const read = new PgReader(reads, sql);
 
   /** One attempt; resolves to `retry` (with the error) after a deadlock or serialization failure. */
   async function attempt<T>(
@@ -463,7 +535,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   ): Promise<
     { readonly retry: true; readonly error: unknown } | { readonly retry: false; readonly value: T }
   > {
-    const client = await pool.connect();
+    let client: PoolClientLike;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw asConnectionLoss(error, "connect");
+    }
     let lost: Error | undefined;
     // pg emits `error` on a checked-out client whose connection dies; without a listener that crashes Node.
     const onError = (error: Error) => {
@@ -516,7 +593,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
             // The answer is lost, so the outcome is unknown (COMMIT may have run): the connection goes, the
             // error surfaces as it is. Never retried: the core reconciles through its idempotency keys.
             destroy = true;
-            throw error;
+            throw asConnectionLoss(lost ?? error, "commit");
           }
           // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
           // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
@@ -533,8 +610,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       }
       if (tx.begun) finish("ROLLBACK");
       if (isRetryable(tx.failure)) return { retry: true, error: tx.failure };
-      if (rejected) throw rejection;
-      throw asConflict(tx.failure) ?? tx.failure;
+      // No COMMIT was sent: a lost connection here means nothing was committed.
+      if (rejected) throw asConnectionLoss(rejection, "work");
+      throw asConflict(tx.failure) ?? asConnectionLoss(tx.failure, "work");
     } finally {
       if (!handedOff) release(destroy);
     }
@@ -542,6 +620,16 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
   return {
     read,
+    async pruneIdempotency(query: IdempotencyPruneQuery): Promise<number> {
+      const result = lastResult(
+        await reads.query(
+          `DELETE FROM ${sql.schema}.idempotency_keys WHERE key IN (SELECT key FROM ${sql.schema}.idempotency_keys ` +
+            "WHERE created_at_ms < $1::numeric ORDER BY created_at_ms LIMIT $2) RETURNING 1",
+          [query.createdBeforeMs, Math.max(0, query.limit)],
+        ),
+      );
+      return result.rows.length;
+    },
     async transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
       for (let retries = 0; ; retries++) {
         const outcome = await attempt(work);

@@ -9,6 +9,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../core/records.js";
+import type { HealthDimension, HealthStats } from "../health/stats.js";
 
 /**
  * The storage port. Inside a unit of work an adapter implements one read that takes the locks (`load`) and one
@@ -29,6 +30,13 @@ export interface Storage {
   transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
   /** Reads outside any unit of work (a consistent snapshot is not promised across calls). */
   readonly read: StorageReader;
+  /**
+   * Deletes idempotency records created before `createdBeforeMs`, oldest first, at most `limit`; resolves to how
+   * many were deleted. A request repeated with a pruned key runs again as a new request: keep the retention
+   * window longer than any client retries. Optional so that wrappers of a storage need not forward it; the
+   * memory and PostgreSQL adapters implement it.
+   */
+  pruneIdempotency?(query: IdempotencyPruneQuery): Promise<number>;
 }
 
 /**
@@ -129,15 +137,17 @@ export interface VersionedWrite<T> {
 export interface StorageReader {
   /** The wallet, or `undefined`. */
   getWallet(id: string): Promise<WalletRecord | undefined>;
-  /** All customer wallets, ordered by id. */
-  listWallets(): Promise<readonly WalletRecord[]>;
+  /** All customer wallets, ordered by id; `afterId` and `limit` page through them. */
+  listWallets(page?: PageQuery): Promise<readonly WalletRecord[]>;
   /** The hold, or `undefined`. */
   getHold(id: string): Promise<HoldRecord | undefined>;
-  /** Holds, optionally only those in `state`, ordered by id. */
-  listHolds(filter?: {
-    readonly state?: HoldRecord["state"];
-    readonly walletId?: string;
-  }): Promise<readonly HoldRecord[]>;
+  /** Holds, optionally only those in `state`, ordered by id; `afterId` and `limit` page through them. */
+  listHolds(
+    filter?: {
+      readonly state?: HoldRecord["state"];
+      readonly walletId?: string;
+    } & PageQuery,
+  ): Promise<readonly HoldRecord[]>;
   /** The activation, or `undefined`. */
   getActivation(id: string): Promise<ActivationRecord | undefined>;
   /** The activation with this provider id, or `undefined`. */
@@ -145,20 +155,29 @@ export interface StorageReader {
     provider: string,
     providerActivationId: string,
   ): Promise<ActivationRecord | undefined>;
-  /** Activations, optionally filtered, ordered by `createdAtMs` then id. */
-  listActivations(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly ActivationState[];
-  }): Promise<readonly ActivationRecord[]>;
+  /**
+   * Activations, optionally filtered, ordered by `createdAtMs` then id; `createdSinceMs` (inclusive) and
+   * `createdUntilMs` (exclusive) keep those created in that window; `afterId` and `limit` page through them.
+   */
+  listActivations(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly ActivationState[];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly ActivationRecord[]>;
   /** The rental, or `undefined`. */
   getRental(id: string): Promise<RentalRecord | undefined>;
   /** The rental with this provider id, or `undefined` (at most one: the id is unique per provider). */
   findRentalByProviderId(provider: string, providerRentalId: string): Promise<RentalRecord | undefined>;
-  /** Rentals, optionally filtered, ordered by `createdAtMs` then id. */
-  listRentals(filter?: {
-    readonly walletId?: string;
-    readonly states?: readonly RentalRecord["state"][];
-  }): Promise<readonly RentalRecord[]>;
+  /** Rentals, optionally filtered, ordered by `createdAtMs` then id; paged and windowed like activations. */
+  listRentals(
+    filter?: {
+      readonly walletId?: string;
+      readonly states?: readonly RentalRecord["state"][];
+    } & CreatedWindow &
+      PageQuery,
+  ): Promise<readonly RentalRecord[]>;
   /**
    * Transfers in `seq` order. With `accountId`, only those with the account on either side; `afterSeq` and
    * `limit` page through them.
@@ -170,8 +189,8 @@ export interface StorageReader {
   }): Promise<readonly TransferRecord[]>;
   /** The idempotency record, or `undefined`. */
   getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
-  /** Audit rows in insertion order, optionally for one subject. */
-  listAudit(filter?: { readonly subjectId?: string }): Promise<readonly AuditRecord[]>;
+  /** Audit rows in insertion order, optionally for one subject; `afterId` and `limit` page through them. */
+  listAudit(filter?: { readonly subjectId?: string } & PageQuery): Promise<readonly AuditRecord[]>;
   /**
    * What the sweeper must look at, at `nowMs`, as {@link selectDueWork} defines it: activations `waiting` whose
    * deadline is ≤ `nowMs`, rentals `active` whose end is ≤ `nowMs`, activations and rentals whose recorded end
@@ -180,6 +199,45 @@ export interface StorageReader {
    * provider. At most `limit` of each, oldest first.
    */
   listDue(query: DueQuery): Promise<DueWork>;
+  /**
+   * The health statistics of the activations created in `[sinceMs, untilMs)` (either bound may be infinite),
+   * grouped by `groupBy`: what `computeHealthStats` returns over the same records, computed without loading the
+   * records into memory where the storage can aggregate them itself.
+   */
+  healthStats(query: HealthStatsQuery): Promise<HealthStats>;
+}
+
+/**
+ * One page of a list, at most `limit` records, those that come after `afterId` in the list's order: for lists in
+ * byte order of ids, the ids after it; for lists in creation or insertion order, the records after the position of
+ * the record with that id (none when there is no such record) — whether or not that record still matches the
+ * filter, so a page walk never stops early. Without either, the whole list. `iterateList` walks every page.
+ */
+export interface PageQuery {
+  readonly afterId?: string;
+  readonly limit?: number;
+}
+
+/** A window over `createdAtMs`: `createdSinceMs` inclusive, `createdUntilMs` exclusive. */
+export interface CreatedWindow {
+  readonly createdSinceMs?: number;
+  readonly createdUntilMs?: number;
+}
+
+/** The question of {@link StorageReader.healthStats}. */
+export interface HealthStatsQuery {
+  /** Inclusive lower bound of `createdAtMs` (may be `-Infinity`). */
+  readonly sinceMs: number;
+  /** Exclusive upper bound of `createdAtMs` (may be `Infinity`). */
+  readonly untilMs: number;
+  /** Dimensions to group by, as in `computeHealthStats`; default none (only the total). */
+  readonly groupBy?: readonly HealthDimension[];
+}
+
+/** Idempotency records to drop: those created before `createdBeforeMs`, at most `limit` per call. */
+export interface IdempotencyPruneQuery {
+  readonly createdBeforeMs: number;
+  readonly limit: number;
 }
 
 /** The question of `listDue`. */

@@ -6,9 +6,16 @@ import type { ActivationRecord, HoldRecord, TransferRecord, WalletRecord } from 
 import { scopedIdempotencyKey } from "../fes/keys.js";
 import { createFes, type Fes } from "../fes/service.js";
 import { runUnit } from "../fes/unit-of-work.js";
+import { computeHealthStats } from "../health/stats.js";
 import { createRefundPolicy } from "../policy/refund.js";
 import type { Provider } from "../provider/port.js";
-import { type CommitPlan, isStorageConflictError, type Storage } from "../storage/port.js";
+import { iterateList } from "../storage/paging.js";
+import {
+  type CommitPlan,
+  isStorageConflictError,
+  type Storage,
+  StorageConflictError,
+} from "../storage/port.js";
 import { checkLedgerInvariants } from "../wallet/invariants.js";
 import { createFakeProvider } from "./fake-provider.js";
 import { recordFixtures } from "./fixtures.js";
@@ -291,6 +298,95 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
       expect(await s.read.getIdempotency("k")).toBeUndefined();
     }),
 
+    check(
+      "text a database cannot store (NUL, a lone surrogate) is refused whole, not as a conflict",
+      async (s) => {
+        await applyPlan(s, { createWallets: [wallet("w1")] });
+        const unstorable = ["nul\u0000", "lone \ud800 high", "lone \udc00 low"];
+        const plans: CommitPlan[] = unstorable.flatMap((text) => [
+          { activations: [{ record: activation("a1", { serviceCode: text }), expectedVersion: null }] },
+          {
+            audit: [
+              {
+                id: "au1",
+                atMs: T0,
+                actor: "system",
+                subjectType: "wallet",
+                subjectId: "w1",
+                action: "note",
+                before: null,
+                after: { reason: text },
+                idempotencyKey: null,
+              },
+            ],
+          },
+          { idempotency: { key: "k", operation: "op", fingerprint: "f", result: { text }, createdAtMs: T0 } },
+        ]);
+        for (const plan of plans) {
+          const e = await applyPlan(s, {
+            ...plan,
+            walletDeltas: [{ walletId: "w1", balanceDeltaMinor: 10, frozenDeltaMinor: 0 }],
+            transfers: [transfer("t1", "w1", 10, 10)],
+          }).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          expect(e, "expected the plan to be refused").toBeInstanceOf(Error);
+          expect(e).not.toBeInstanceOf(StorageConflictError);
+        }
+        expect(await s.read.getWallet("w1")).toMatchObject({ balanceMinor: 0, version: 1 });
+        expect(await s.read.listTransfers()).toEqual([]);
+        expect(await s.read.listAudit()).toEqual([]);
+        expect(await s.read.getIdempotency("k")).toBeUndefined();
+        // Astral characters (a valid surrogate pair) and other text are stored unchanged.
+        const fine = "emoji 😀 é \\ ' \"";
+        await applyPlan(s, {
+          activations: [{ record: activation("a2", { serviceCode: fine }), expectedVersion: null }],
+        });
+        expect((await s.read.getActivation("a2"))?.serviceCode).toBe(fine);
+      },
+    ),
+
+    check("customer text a database cannot store is invalid_input, with nothing written", async (s) => {
+      const { fes } = await service(s);
+      const before = await s.read.getWallet("w1");
+      for (const text of ["a\u0000b", "\ud83d", "x\ude00y"]) {
+        const results = [
+          await fes.deposit({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "d",
+            reason: text,
+          }),
+          await fes.adjust({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "j",
+            reason: text,
+          }),
+          await fes.deposit({
+            walletId: "w1",
+            amountMinor: 5,
+            currency: "USD",
+            idempotencyKey: "e",
+            actor: text,
+          }),
+          await fes.buyActivation({ walletId: "w1", service: text, country: "6", idempotencyKey: "b" }),
+          await fes.buyActivation({ walletId: "w1", service: "tg", country: text, idempotencyKey: "c" }),
+          await fes.settle({ holdId: text, idempotencyKey: "s" }),
+          await fes.onCode({ activationId: "a", code: text }),
+          await fes.onCode({ providerActivationId: text, code: "1234" }),
+          await fes.cancelActivation({ activationId: text }),
+          await fes.cancelRental({ rentalId: text }),
+        ];
+        for (const r of results) expect(r._unsafeUnwrapErr()).toMatchObject({ type: "invalid_input" });
+      }
+      expect(await s.read.getWallet("w1")).toEqual(before);
+      expect(await s.read.listTransfers()).toEqual([]);
+    }),
+
     check("an Err returned by the work rolls back exactly like a throw", async (s) => {
       await applyPlan(s, { createWallets: [wallet("w1")] });
       const result = await runUnit(s, async (tx) => {
@@ -364,6 +460,144 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
       await applyPlan(s, { audit: [row("a3", "w1")] });
       expect((await s.read.listAudit({ subjectId: "w1" })).map((a) => a.id)).toEqual(["a1", "a3"]);
       expect((await s.read.listAudit()).length).toBe(3);
+    }),
+
+    check(
+      "every list pages by afterId and limit, and activations and rentals filter by creation time",
+      async (s) => {
+        const ids = ["b", "a", "B", "é", "c"];
+        await applyPlan(s, {
+          createWallets: ids.map((id) => wallet(id)),
+          walletDeltas: [{ walletId: "a", balanceDeltaMinor: 100, frozenDeltaMinor: 50 }],
+          transfers: [transfer("t1", "a", 100, 100)],
+          openHolds: ["h3", "h1", "h2", "H0"].map((id) => hold(id, "a", 10)).concat([hold("h9", "a", 10)]),
+          activations: ["x", "y", "z", "w"].map((id, i) => ({
+            record: activation(id, { walletId: "a", createdAtMs: T0 + (i % 2) * 1000 }),
+            expectedVersion: null,
+          })),
+          audit: ["u3", "u1", "u2"].map((id) => ({
+            id,
+            atMs: T0,
+            actor: "system",
+            action: "note",
+            subjectType: "wallet" as const,
+            subjectId: id === "u1" ? "b" : "a",
+            before: null,
+            after: null,
+            idempotencyKey: null,
+          })),
+        });
+        const r = s.read;
+        const walk = async <T extends { id: string }>(
+          list: (page: { afterId?: string; limit: number }) => Promise<readonly T[]>,
+          size: number,
+        ) => {
+          const out: string[] = [];
+          for await (const item of iterateList(list, size)) out.push(item.id);
+          return out;
+        };
+        expect((await r.listWallets()).map((w) => w.id)).toEqual(["B", "a", "b", "c", "é"]);
+        expect((await r.listWallets({ limit: 2 })).map((w) => w.id)).toEqual(["B", "a"]);
+        expect((await r.listWallets({ afterId: "a", limit: 2 })).map((w) => w.id)).toEqual(["b", "c"]);
+        expect(await walk((p) => r.listWallets(p), 2)).toEqual(["B", "a", "b", "c", "é"]);
+        expect(await walk((p) => r.listHolds({ state: "open", ...p }), 3)).toEqual([
+          "H0",
+          "h1",
+          "h2",
+          "h3",
+          "h9",
+        ]);
+        // By id, the page after an id continues even when that record no longer matches the filter.
+        await applyPlan(s, {
+          walletDeltas: [{ walletId: "a", balanceDeltaMinor: 0, frozenDeltaMinor: -10 }],
+          resolveHolds: [{ holdId: "h1", state: "released", settledMinor: 0, resolvedAtMs: T0 }],
+        });
+        expect((await r.listHolds({ state: "open", afterId: "h1", limit: 2 })).map((h) => h.id)).toEqual([
+          "h2",
+          "h3",
+        ]);
+        // Activations in (createdAtMs, id) order: x, z at T0; w, y at T0 + 1000.
+        expect((await r.listActivations()).map((a) => a.id)).toEqual(["x", "z", "w", "y"]);
+        expect((await r.listActivations({ afterId: "z", limit: 1 })).map((a) => a.id)).toEqual(["w"]);
+        expect((await r.listActivations({ afterId: "missing" })).map((a) => a.id)).toEqual([]);
+        expect(await walk((p) => r.listActivations({ walletId: "a", ...p }), 1)).toEqual([
+          "x",
+          "z",
+          "w",
+          "y",
+        ]);
+        expect((await r.listActivations({ createdSinceMs: T0 + 1000 })).map((a) => a.id)).toEqual(["w", "y"]);
+        expect((await r.listActivations({ createdUntilMs: T0 + 1000 })).map((a) => a.id)).toEqual(["x", "z"]);
+        expect(
+          (await r.listActivations({ createdSinceMs: T0, createdUntilMs: T0 + 1, afterId: "x" })).map(
+            (a) => a.id,
+          ),
+        ).toEqual(["z"]);
+        expect(await r.listRentals({ createdSinceMs: T0, limit: 5 })).toEqual([]);
+        // Audit rows in insertion order, after the position of the given row.
+        expect((await r.listAudit({ afterId: "u3" })).map((a) => a.id)).toEqual(["u1", "u2"]);
+        expect((await r.listAudit({ subjectId: "a", afterId: "u1" })).map((a) => a.id)).toEqual(["u2"]);
+        expect(await walk((p) => r.listAudit(p), 2)).toEqual(["u3", "u1", "u2"]);
+      },
+    ),
+
+    check("healthStats is computeHealthStats over the activations of the window", async (s) => {
+      const DAY = 86_400_000;
+      const records = (["received", "cancelled", "timeout", "failed", "waiting", "received"] as const).map(
+        (state, i) =>
+          activation(`h${i}`, {
+            state,
+            service: i % 2 === 0 ? "telegram" : null,
+            serviceCode: "tg",
+            createdAtMs: T0 + i * (DAY / 2),
+            issuedAtMs: state === "failed" ? null : T0 + i * (DAY / 2) + 100,
+            firstCodeAtMs: state === "received" ? T0 + i * (DAY / 2) + 100 + 7_000 * (i + 1) : null,
+            endedAtMs: state === "cancelled" ? T0 + i * (DAY / 2) + 65_100 : null,
+            priceMinor: 50 + i,
+            costMinor: i === 0 ? 30 : null,
+            currency: i === 5 ? "EUR" : "USD",
+          }),
+      );
+      await applyPlan(s, { activations: records.map((record) => ({ record, expectedVersion: null })) });
+      for (const groupBy of [[], ["service"], ["day", "service"], ["hour"]] as const) {
+        for (const [sinceMs, untilMs] of [
+          [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY],
+          [T0 + 1, T0 + 2 * DAY],
+          [T0 + 10 * DAY, T0 + 11 * DAY],
+        ] as const) {
+          expect(await s.read.healthStats({ sinceMs, untilMs, groupBy })).toEqual(
+            computeHealthStats(records, { window: { fromMs: sinceMs, toMs: untilMs }, groupBy }),
+          );
+        }
+      }
+    }),
+
+    check("pruning drops idempotency records older than the window, oldest first, bounded", async (s) => {
+      if (s.pruneIdempotency === undefined) return;
+      const key = (k: string, createdAtMs: number) => ({
+        key: k,
+        operation: "op",
+        fingerprint: "f",
+        result: null,
+        createdAtMs,
+      });
+      for (const [k, at] of [
+        ["k3", T0 + 3],
+        ["k1", T0 + 1],
+        ["k2", T0 + 2],
+        ["k9", T0 + 9],
+      ] as const)
+        await applyPlan(s, { idempotency: key(k, at) });
+      expect(await s.pruneIdempotency({ createdBeforeMs: T0 + 5, limit: 2 })).toBe(2);
+      expect(await s.read.getIdempotency("k1")).toBeUndefined();
+      expect(await s.read.getIdempotency("k2")).toBeUndefined();
+      expect(await s.read.getIdempotency("k3")).toBeDefined();
+      expect(await s.pruneIdempotency({ createdBeforeMs: T0 + 5, limit: 10 })).toBe(1);
+      expect(await s.pruneIdempotency({ createdBeforeMs: T0 + 5, limit: 10 })).toBe(0);
+      expect((await s.read.getIdempotency("k9"))?.createdAtMs).toBe(T0 + 9);
+      // A pruned key is new again: the same request under it runs again.
+      await applyPlan(s, { idempotency: key("k1", T0 + 20) });
+      expect((await s.read.getIdempotency("k1"))?.createdAtMs).toBe(T0 + 20);
     }),
 
     check("race: a settle and a release of one hold, exactly one wins and money moves once", async (s) => {

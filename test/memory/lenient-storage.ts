@@ -7,6 +7,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../../src/core/records.js";
+import { healthStatsOf } from "../../src/storage/paging.js";
 import { type CommitPlan, type Storage, type StorageTx, selectDueWork } from "../../src/storage/port.js";
 
 /**
@@ -122,6 +123,7 @@ export function createLenientStorage(): Storage {
       getIdempotency: async (key) => idempotency.get(key),
       listAudit: async (f = {}) => audit.filter((a) => !f.subjectId || a.subjectId === f.subjectId),
       listDue: async (query) => selectDueWork([...activations.values()], [...rentals.values()], query),
+      healthStats: async (query) => healthStatsOf(activations.values(), query),
     },
   };
 }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createPostgresStorage } from "../../src/postgres/index.js";
+import { ConnectionLostError, createPostgresStorage } from "../../src/postgres/index.js";
 import { type Storage, StorageConflictError } from "../../src/storage/port.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { deposit, hold, wallet } from "./fixtures.js";
@@ -33,11 +33,14 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** Terminates the victim's backends that are inside a transaction; resolves to how many. */
-async function killVictims(state: "idle in transaction" | "active"): Promise<number> {
+/**
+ * Terminates the victim's backends that are inside a transaction (with `afterLoad`, only those whose current
+ * message is not the first one, `BEGIN` and the load); resolves to how many.
+ */
+async function killVictims(state: "idle in transaction" | "active", afterLoad = false): Promise<number> {
   const { rows } = await admin.query(
-    "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'victim' AND state = $1",
-    [state],
+    "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'victim' AND state = $1 AND NOT ($2 AND query LIKE 'BEGIN%')",
+    [state, afterLoad],
   );
   return rows.filter((r) => r.killed).length;
 }
@@ -78,19 +81,23 @@ it("while the unit of work waits for a lock", async () => {
     // Sends the plan and then waits for w2's lock, in one message.
     await tx.load({ walletIds: ["w2"] });
   });
-  let killed = 0;
-  while (killed === 0) killed = await killVictims("active");
-  const error = await outcome.then(
+  // Observed at once: the rejection may come while the loop below is still polling.
+  const settled = outcome.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toMatchObject({ code: "57P01" });
+  let killed = 0;
+  while (killed === 0) killed = await killVictims("active");
+  const error = await settled;
+  // No COMMIT was sent: a typed connection loss whose outcome is known (nothing committed).
+  expect(error).toBeInstanceOf(ConnectionLostError);
+  expect(error).toMatchObject({ code: "08006", outcomeUnknown: false, cause: { code: "57P01" } });
   await blocker.query("ROLLBACK");
   blocker.release();
   await untouched();
 });
 
-it("while the plan and COMMIT are in flight: the outcome is unknown, the error surfaces as it is", async () => {
+it("while the plan and COMMIT are in flight: the outcome is unknown, a typed connection loss", async () => {
   // The plan touches w2, which another transaction holds, so the plan + COMMIT message waits and is cut off.
   const blocker = await admin.connect();
   await blocker.query("BEGIN; SELECT 1 FROM sms_fes.wallets WHERE id = 'w2' FOR UPDATE");
@@ -106,14 +113,18 @@ it("while the plan and COMMIT are in flight: the outcome is unknown, the error s
       ],
     });
   });
-  let killed = 0;
-  while (killed === 0) killed = await killVictims("active");
-  const error = await outcome.then(
+  // Observed at once: the rejection may come while the loop below is still polling.
+  const settled = outcome.then(
     () => undefined,
     (e: unknown) => e,
   );
+  let killed = 0;
+  // Only once the plan + COMMIT message is the one running (not the load before it, on a loaded machine).
+  while (killed === 0) killed = await killVictims("active", true);
+  const error = await settled;
   // Not a conflict (which would make the core rerun the unit), not retried: the connection is gone.
-  expect(error).toMatchObject({ code: "57P01" });
+  expect(error).toBeInstanceOf(ConnectionLostError);
+  expect(error).toMatchObject({ code: "08006", outcomeUnknown: true, cause: { code: "57P01" } });
   expect(error).not.toBeInstanceOf(StorageConflictError);
   expect(attempts).toBe(1);
   await blocker.query("ROLLBACK");
@@ -124,4 +135,25 @@ it("while the plan and COMMIT are in flight: the outcome is unknown, the error s
 it("leaves the pool usable", async () => {
   await storage.transaction((tx) => tx.apply(freezePlan));
   expect(await storage.read.getWallet("w1")).toMatchObject({ frozenMinor: 40 });
+});
+
+it("an idle connection that dies reaches onIdleConnectionError, not the process, and the pool carries on", async () => {
+  // No listener of its own on this pool: without the adapter's, the `error` event would end the process.
+  const idlePool = new pg.Pool({ connectionString: db.url, max: 1, application_name: "idle-victim" });
+  try {
+    let seen: (error: Error) => void = () => {};
+    const died = new Promise<Error>((resolve) => {
+      seen = resolve;
+    });
+    const idleStorage = createPostgresStorage({ pool: idlePool, onIdleConnectionError: (e) => seen(e) });
+    expect(await idleStorage.read.getWallet("w1")).toBeDefined();
+    const { rows } = await admin.query(
+      "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'idle-victim' AND state = 'idle'",
+    );
+    expect(rows.filter((r) => r.killed).length).toBe(1);
+    expect((await died).message).toMatch(/terminat/);
+    expect(await idleStorage.read.getWallet("w1")).toBeDefined();
+  } finally {
+    await idlePool.end();
+  }
 });

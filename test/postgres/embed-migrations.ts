@@ -28,6 +28,7 @@ export function embeddedMigrationsModule(migrationsDir: string): string {
     "}",
     "",
     "/** Every migration, in order. */",
+    "// biome-ignore format: generated, each text as JSON.stringify writes it",
     "export const MIGRATIONS: readonly Migration[] = [",
     ...entries,
     "];",

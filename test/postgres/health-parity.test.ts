@@ -470,3 +470,45 @@ describe("health views vs analytics on the same records", () => {
     }
   });
 });
+
+describe("healthStats: the storage's one reader method, computed from the view, equals the analytics", () => {
+  const groupings: ("service" | "country" | "provider" | "day" | "hour")[][] = [
+    [],
+    ["service"],
+    ["service", "country"],
+    ["country", "service"],
+    ["day"],
+    ["hour"],
+    ["provider", "day", "hour"],
+  ];
+  const windows = [
+    { sinceMs: Number.NEGATIVE_INFINITY, untilMs: Number.POSITIVE_INFINITY },
+    // Edges inside days (and on a day's first millisecond), so the window cuts buckets.
+    { sinceMs: D0 + DAY + 1, untilMs: D0 + 3 * DAY },
+    { sinceMs: D0 + 2 * DAY + 12 * 3_600_000, untilMs: Number.POSITIVE_INFINITY },
+    { sinceMs: D0 + DAYS * DAY, untilMs: D0 + (DAYS + 1) * DAY },
+  ];
+  for (const groupBy of groupings) {
+    it(`grouped by ${groupBy.join(" × ") || "nothing"}, over every window`, async () => {
+      const storage = createPostgresStorage({ pool });
+      for (const w of windows) {
+        const fromSql = await storage.read.healthStats({ ...w, groupBy });
+        const fromRecords = computeHealthStats(records, {
+          window: { fromMs: w.sinceMs, toMs: w.untilMs },
+          groupBy,
+        });
+        expect(fromSql).toEqual(fromRecords);
+      }
+    });
+  }
+
+  it("refuses a grouping that repeats a dimension or names an unknown one", async () => {
+    const storage = createPostgresStorage({ pool });
+    const all = { sinceMs: 0, untilMs: Number.POSITIVE_INFINITY };
+    await expect(storage.read.healthStats({ ...all, groupBy: ["day", "day"] })).rejects.toThrow(RangeError);
+    await expect(
+      storage.read.healthStats({ ...all, groupBy: ["service; DROP TABLE x" as "service"] }),
+    ).rejects.toThrow(RangeError);
+    await expect(storage.read.healthStats({ sinceMs: Number.NaN, untilMs: 1 })).rejects.toThrow(RangeError);
+  });
+});
