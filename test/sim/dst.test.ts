@@ -23,7 +23,7 @@ describe("deterministic simulation", () => {
       switches: ciSwitches,
       log: (l) => lines.push(l),
     });
-    expect(result.reports.every((r) => r.quiescent)).toBe(true);
-    expect(result.reports.flatMap((r) => r.violations)).toEqual([]);
+    expect(result.summaries.every((r) => r.quiescent)).toBe(true);
+    expect(result.summaries.flatMap((r) => r.violations)).toEqual([]);
   }, 60_000);
 });
