@@ -477,6 +477,11 @@ export class Workload {
       this.buyRental(c);
       return;
     }
+    // Not after the customer ended it (an extension racing the end), unless this seed lets them race.
+    if (this.ended.has(r.id)) {
+      if (this.rates().rentalEndRace === 0) return;
+      this.coverage.hit("workload.rentalEndRace");
+    }
     const key = this.key(c, "ext");
     const request = { rentalId: r.id, hours: this.rng.int(1, 4), idempotencyKey: key };
     this.keyed(
@@ -486,6 +491,9 @@ export class Workload {
         this.extending.set(r.id, (this.extending.get(r.id) ?? 0) + 1);
         const out = await s.fes.extendRental(request);
         this.extending.set(r.id, (this.extending.get(r.id) ?? 0) - 1);
+        // An extension whose outcome the customer did not hear may still be pending: the customer leaves the
+        // rental to its end from then on (unless this seed lets a finish race an extension).
+        if (out.isErr() && out.error.type !== "insufficient_funds") this.ended.add(r.id);
         return out;
       },
       () => {},

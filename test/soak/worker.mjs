@@ -77,7 +77,11 @@ async function command() {
 }
 
 process.on("message", async (m) => {
-  if (m.type === "webhook") await webhooks.handle({ body: m.body }).catch(() => undefined);
+  if (m.type === "webhook") {
+    const outcome = await webhooks.handle({ body: m.body }).catch(() => ({ status: 500 }));
+    // Answered only when handled: anything else is redelivered, as a provider retries a failed webhook.
+    if (outcome.status === 200 && process.connected) process.send({ type: "webhook-done", id: m.id });
+  }
   if (m.type === "stop") stopping = true;
   if (m.type === "finish-rentals") {
     const { rows } = await pool.query("SELECT id FROM sms_fes.rentals WHERE state = 'active'");
@@ -91,15 +95,14 @@ process.on("message", async (m) => {
 });
 
 const report = setInterval(() => {
-  process.send?.({ type: "ops", ops });
+  if (process.connected) process.send({ type: "ops", ops });
   ops = 0;
 }, 500);
 
 while (!stopping) {
   await command().catch((e) => {
-    process.send?.({ type: "threw", message: String(e?.stack ?? e) });
+    if (process.connected) process.send({ type: "threw", message: String(e?.stack ?? e) });
   });
 }
 clearInterval(report);
-process.send?.({ type: "ops", ops });
-process.send?.({ type: "stopped" });
+if (process.connected) process.send({ type: "ops", ops });
