@@ -36,6 +36,12 @@ const { createSmsActivateProvider } = await import(join(root, "dist", "sms-activ
 
 const started = Date.now();
 const server = await startThrowawayServer();
+// Whatever ends the soak, its cluster and its workers go with it.
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+  server.stop();
+});
 const pool = new pg.Pool({ connectionString: server.url, max: 4, application_name: "soak-orchestrator" });
 pool.on("error", () => {});
 await migrate(pool);
@@ -131,6 +137,7 @@ const spawn = () => {
     for (const body of pending?.values() ?? []) deliver(body);
   });
   alive.add(child);
+  children.add(child);
   return child;
 };
 for (let i = 0; i < workers; i++) spawn();
