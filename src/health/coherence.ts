@@ -17,6 +17,14 @@ import type {
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
 import {
+  type BalanceMismatch,
+  type FrozenMismatch,
+  findLedgerProblems,
+  type MalformedTransfer,
+  type OrphanHold,
+  type OwnerHoldProblem,
+} from "../wallet/invariants.js";
+import {
   defaultHealthPolicyConfig,
   evaluateHealthPolicies,
   type HealthPolicyConfig,
@@ -51,23 +59,10 @@ export interface CoherenceInput {
 }
 
 /** A wallet whose stored balance is not the replay of its transfers. */
-export interface CoherenceBalanceMismatch {
-  readonly walletId: string;
-  readonly currency: string;
-  readonly storedMinor: number;
-  readonly replayedMinor: number;
-  /** `stored − replayed`. */
-  readonly differenceMinor: number;
-}
+export type CoherenceBalanceMismatch = BalanceMismatch;
 
 /** A wallet whose stored frozen amount is not the sum of its open holds. */
-export interface CoherenceFrozenMismatch {
-  readonly walletId: string;
-  readonly storedMinor: number;
-  readonly openHoldsMinor: number;
-  /** `stored − Σ open holds`. */
-  readonly differenceMinor: number;
-}
+export type CoherenceFrozenMismatch = FrozenMismatch;
 
 /** Per currency: stored and replayed customer money against the platform accounts. */
 export interface CoherenceCurrencyTotals {
@@ -83,15 +78,7 @@ export interface CoherenceCurrencyTotals {
 }
 
 /** A transfer that breaks the ledger's shape. */
-export interface CoherenceMalformedTransfer {
-  readonly transferId: string;
-  readonly problem:
-    | "non_positive_amount"
-    | "same_account_both_sides"
-    | "wallet_not_on_a_side"
-    | "two_customer_wallets"
-    | "currency_mismatch";
-}
+export type CoherenceMalformedTransfer = MalformedTransfer;
 
 /** A transfer whose `walletBalanceAfterMinor` differs from the running replay (the first one per wallet). */
 export interface CoherenceStatementBreak {
@@ -102,28 +89,10 @@ export interface CoherenceStatementBreak {
 }
 
 /** An open hold whose owner is missing or already terminal. */
-export interface CoherenceOrphanHold {
-  readonly holdId: string;
-  readonly walletId: string;
-  readonly amountMinor: number;
-  readonly ownerType: "activation" | "rental";
-  readonly ownerId: string;
-  readonly problem: "owner_missing" | "owner_terminal";
-  /** The owner's state when it exists. */
-  readonly ownerState: string | null;
-}
+export type CoherenceOrphanHold = OrphanHold;
 
 /** An activation or rental that should hold money and does not (or holds too much). */
-export interface CoherenceOwnerHoldProblem {
-  readonly ownerType: "activation" | "rental";
-  readonly ownerId: string;
-  readonly walletId: string;
-  readonly state: string;
-  readonly problem: "no_open_hold" | "several_open_holds" | "period_without_open_hold";
-  readonly openHolds: number;
-  /** For `period_without_open_hold`: the period's hold. */
-  readonly holdId: string | null;
-}
+export type CoherenceOwnerHoldProblem = OwnerHoldProblem;
 
 /** One money event on a wallet. */
 export interface CoherenceMoneyEvent {
@@ -266,10 +235,6 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function addTo<K>(map: Map<K, number>, key: K, amount: number): void {
-  map.set(key, (map.get(key) ?? 0) + amount);
-}
-
 /** Builds the coherence report from exported records. Pure: reads its input, changes nothing. */
 export function buildCoherenceReport(input: CoherenceInput): CoherenceReport {
   const { wallets, transfers, holds, activations, rentals, nowMs } = input;
@@ -280,24 +245,19 @@ export function buildCoherenceReport(input: CoherenceInput): CoherenceReport {
   const policy = options.policy ?? defaultHealthPolicyConfig;
 
   const walletById = new Map(wallets.map((w) => [w.id, w]));
-  const activationById = new Map(activations.map((a) => [a.id, a]));
-  const rentalById = new Map(rentals.map((r) => [r.id, r]));
   const holdById = new Map(holds.map((h) => [h.id, h]));
   const unknownWallets = new Set<string>();
+  const findings = findLedgerProblems({ wallets, transfers, holds, activations, rentals });
+  const replayed = findings.replayedMinor;
+  const { balanceMismatches, frozenMismatches, negativeAvailable, orphanHolds, ownerHoldProblems } = findings;
+  const malformed = findings.malformedTransfers;
 
-  // Ledger replay: Σ credits − Σ debits per account, in one pass.
-  const replayed = new Map<string, number>();
   const platformCurrency = new Map<string, string>();
-  const malformed: CoherenceMalformedTransfer[] = [];
   const byKind = new Map<
     string,
     { kind: TransferKind; currency: string; count: number; amountMinor: number }
   >();
   for (const t of transfers) {
-    const problem = transferProblem(t, walletById.get(t.walletId));
-    if (problem !== null) malformed.push({ transferId: t.id, problem });
-    addTo(replayed, t.creditAccountId, t.amountMinor);
-    addTo(replayed, t.debitAccountId, -t.amountMinor);
     for (const id of [t.debitAccountId, t.creditAccountId]) {
       if (isPlatformAccountId(id)) platformCurrency.set(id, t.currency);
       else if (!walletById.has(id)) unknownWallets.add(id);
@@ -308,104 +268,11 @@ export function buildCoherenceReport(input: CoherenceInput): CoherenceReport {
     k.amountMinor += t.amountMinor;
     byKind.set(kindKey, k);
   }
-
-  const balanceMismatches: CoherenceBalanceMismatch[] = [];
-  for (const w of wallets) {
-    const r = replayed.get(w.id) ?? 0;
-    if (r !== w.balanceMinor) {
-      balanceMismatches.push({
-        walletId: w.id,
-        currency: w.currency,
-        storedMinor: w.balanceMinor,
-        replayedMinor: r,
-        differenceMinor: w.balanceMinor - r,
-      });
-    }
-  }
-
   const statementBreaks = findStatementBreaks(transfers);
-
-  // Holds: frozen per wallet, open holds per owner.
-  const openByWallet = new Map<string, number>();
-  const openByOwner = new Map<string, HoldRecord[]>();
   const holdCounts = { open: 0, settled: 0, released: 0 };
   for (const h of holds) {
     holdCounts[h.state]++;
     if (!walletById.has(h.walletId)) unknownWallets.add(h.walletId);
-    if (h.state !== "open") continue;
-    addTo(openByWallet, h.walletId, h.amountMinor);
-    const ownerKey = `${h.ownerType}\u0000${h.ownerId}`;
-    const list = openByOwner.get(ownerKey);
-    if (list === undefined) openByOwner.set(ownerKey, [h]);
-    else list.push(h);
-  }
-  const frozenMismatches: CoherenceFrozenMismatch[] = [];
-  const negativeAvailable: { walletId: string; balanceMinor: number; frozenMinor: number }[] = [];
-  for (const w of wallets) {
-    const open = openByWallet.get(w.id) ?? 0;
-    if (open !== w.frozenMinor) {
-      frozenMismatches.push({
-        walletId: w.id,
-        storedMinor: w.frozenMinor,
-        openHoldsMinor: open,
-        differenceMinor: w.frozenMinor - open,
-      });
-    }
-    if (w.balanceMinor - w.frozenMinor < 0) {
-      negativeAvailable.push({ walletId: w.id, balanceMinor: w.balanceMinor, frozenMinor: w.frozenMinor });
-    }
-  }
-
-  const orphanHolds: CoherenceOrphanHold[] = [];
-  for (const h of holds) {
-    if (h.state !== "open" || h.ownerType === "manual") continue;
-    const owner = h.ownerType === "activation" ? activationById.get(h.ownerId) : rentalById.get(h.ownerId);
-    const live =
-      owner !== undefined &&
-      (h.ownerType === "activation"
-        ? owner.state === "pending" || owner.state === "waiting"
-        : owner.state === "pending" || owner.state === "active");
-    if (live) continue;
-    orphanHolds.push({
-      holdId: h.id,
-      walletId: h.walletId,
-      amountMinor: h.amountMinor,
-      ownerType: h.ownerType,
-      ownerId: h.ownerId,
-      problem: owner === undefined ? "owner_missing" : "owner_terminal",
-      ownerState: owner?.state ?? null,
-    });
-  }
-
-  const ownerHoldProblems: CoherenceOwnerHoldProblem[] = [];
-  for (const a of activations) {
-    const open = openByOwner.get(`activation\u0000${a.id}`)?.length ?? 0;
-    const live = a.state === "pending" || a.state === "waiting";
-    const base = { ownerType: "activation", ownerId: a.id, walletId: a.walletId, state: a.state } as const;
-    if (live && open === 0)
-      ownerHoldProblems.push({ ...base, problem: "no_open_hold", openHolds: 0, holdId: null });
-    if (open > 1)
-      ownerHoldProblems.push({ ...base, problem: "several_open_holds", openHolds: open, holdId: null });
-  }
-  for (const r of rentals) {
-    if (r.state !== "pending" && r.state !== "active") continue;
-    const openHolds = openByOwner.get(`rental\u0000${r.id}`) ?? [];
-    const base = { ownerType: "rental", ownerId: r.id, walletId: r.walletId, state: r.state } as const;
-    if (openHolds.length === 0) {
-      ownerHoldProblems.push({ ...base, problem: "no_open_hold", openHolds: 0, holdId: null });
-      continue;
-    }
-    // Each paid (or being paid) period keeps its own hold open until the rental ends.
-    for (const p of r.periods) {
-      if (p.state === "failed") continue;
-      if (holdById.get(p.holdId)?.state === "open") continue;
-      ownerHoldProblems.push({
-        ...base,
-        problem: "period_without_open_hold",
-        openHolds: openHolds.length,
-        holdId: p.holdId,
-      });
-    }
   }
 
   // Platform accounts and per-currency totals.
@@ -507,20 +374,6 @@ export function buildCoherenceReport(input: CoherenceInput): CoherenceReport {
     },
   };
   return { ...report, recommendations: recommend(report) };
-}
-
-function transferProblem(
-  t: TransferRecord,
-  wallet: WalletRecord | undefined,
-): CoherenceMalformedTransfer["problem"] | null {
-  if (!(t.amountMinor > 0)) return "non_positive_amount";
-  if (t.debitAccountId === t.creditAccountId) return "same_account_both_sides";
-  if (t.debitAccountId !== t.walletId && t.creditAccountId !== t.walletId) return "wallet_not_on_a_side";
-  if (!isPlatformAccountId(t.debitAccountId) && !isPlatformAccountId(t.creditAccountId)) {
-    return "two_customer_wallets";
-  }
-  if (wallet !== undefined && wallet.currency !== t.currency) return "currency_mismatch";
-  return null;
 }
 
 function findStatementBreaks(transfers: readonly TransferRecord[]): CoherenceStatementBreak[] {

@@ -9,6 +9,7 @@ import type {
 import { platformAccountId } from "../../src/core/records.js";
 import { buildCoherenceReport, type CoherenceInput } from "../../src/health/coherence.js";
 import { renderCoherenceReport } from "../../src/health/render-text.js";
+import { findLedgerProblems, ledgerViolations } from "../../src/wallet/invariants.js";
 import { activation, MINUTE, SECOND, T0 } from "./fixtures.js";
 
 const DEPOSITS = platformAccountId("deposits", "USD");
@@ -346,5 +347,60 @@ describe("buildCoherenceReport", () => {
       },
     ]);
     expect(r.state.rentals.active).toBe(1);
+  });
+
+  it("aggregates the ledger check: its money sections are exactly what findLedgerProblems finds", () => {
+    const w = world();
+    // A terminal owner still holding, a live owner without a hold, a stored balance off by 7.
+    w.activations[2] = { ...(w.activations[2] as ActivationRecord), state: "timeout" };
+    w.holds[1] = { ...(w.holds[1] as HoldRecord), state: "open", resolvedAtMs: null };
+    w.activations.push(activation({ id: "a9", state: "pending", holdId: "h-a9", createdAtMs: T0 }));
+    w.wallets[0] = { ...(w.wallets[0] as WalletRecord), balanceMinor: 907 };
+    const r = report(w);
+    const f = findLedgerProblems({ ...w, rentals: [] });
+    expect(r.coherence.balanceMismatches).toEqual(f.balanceMismatches);
+    expect(r.coherence.frozenMismatches).toEqual(f.frozenMismatches);
+    expect(r.coherence.orphanHolds).toEqual(f.orphanHolds);
+    expect(r.coherence.ownerHoldProblems).toEqual(f.ownerHoldProblems);
+    expect(f.orphanHolds.map((h) => [h.holdId, h.ownerState])).toEqual([["h-a3", "timeout"]]);
+    expect(f.ownerHoldProblems.map((o) => [o.ownerId, o.problem])).toEqual([["a9", "no_open_hold"]]);
+    expect(ledgerViolations(f).map((v) => v.invariant)).toEqual([2, 2, 5, 5]);
+  });
+
+  it("judges liveness by the machine tables: a failed extension holding money is a problem", () => {
+    const w = world();
+    const rental: RentalRecord = {
+      id: "r1",
+      walletId: "w1",
+      provider: "hero",
+      providerRentalId: "pr-1",
+      serviceCode: "tg",
+      countryCode: "6",
+      service: "telegram",
+      country: "id",
+      state: "active",
+      phone: "62800000001",
+      currency: "USD",
+      periods: [
+        { holdId: "h-r1-0", hours: 4, priceMinor: 100, state: "paid" },
+        { holdId: "h-r1-1", hours: 4, priceMinor: 100, state: "failed" },
+      ],
+      priceMinor: 100,
+      costMinor: null,
+      messageCount: 0,
+      failureReason: null,
+      createdAtMs: T0 + 20 * MINUTE,
+      startedAtMs: T0 + 20 * MINUTE,
+      endsAtMs: T0 + 4 * 60 * MINUTE,
+      endedAtMs: null,
+      version: 2,
+    };
+    w.holds.push(hold({ id: "h-r1-0", ownerType: "rental", ownerId: "r1", createdAtMs: T0 + 20 * MINUTE }));
+    w.holds.push(hold({ id: "h-r1-1", ownerType: "rental", ownerId: "r1", createdAtMs: T0 + 21 * MINUTE }));
+    w.wallets[0] = { ...(w.wallets[0] as WalletRecord), frozenMinor: 300 };
+    const problems = findLedgerProblems({ ...w, rentals: [rental] }).ownerHoldProblems;
+    expect(problems.map((o) => [o.ownerId, o.problem, o.holdId])).toEqual([
+      ["r1", "failed_period_with_open_hold", "h-r1-1"],
+    ]);
   });
 });
