@@ -1,8 +1,8 @@
 /**
- * The windowed health read behind the dashboard and `GET /admin/health`: one function, so a storage that
- * computes the same tables itself (in SQL) replaces this body and nothing else.
+ * The windowed health read behind the dashboard and `GET /admin/health`: the storage aggregates each table itself
+ * (`StorageReader.healthStats`: the analytics in memory, the views in PostgreSQL).
  */
-import { computeHealthGroupings, type HealthStats } from "../health/stats.js";
+import type { HealthDimension, HealthStats } from "../health/stats.js";
 import type { HealthWindow } from "../health/window.js";
 import type { StorageReader } from "../storage/port.js";
 
@@ -18,16 +18,19 @@ export interface WindowHealth {
   readonly byServiceHour: HealthStats;
 }
 
-/** Reads the activations and computes the window's tables with the pure analytics, in one pass. */
+/** Reads the window's tables through the storage's windowed health read. */
 export async function readWindowHealth(
-  read: Pick<StorageReader, "listActivations">,
+  read: Pick<StorageReader, "healthStats">,
   window: HealthWindow,
 ): Promise<WindowHealth> {
-  const records = await read.listActivations();
-  const [byService, byCountry, byServiceCountry, byServiceDay, byServiceHour] = computeHealthGroupings(
-    records,
-    window,
-    [["service"], ["country"], ["service", "country"], ["service", "day"], ["service", "hour"]],
-  ) as [HealthStats, HealthStats, HealthStats, HealthStats, HealthStats];
+  const stats = (groupBy: readonly HealthDimension[]) =>
+    read.healthStats({ sinceMs: window.fromMs, untilMs: window.toMs, groupBy });
+  const [byService, byCountry, byServiceCountry, byServiceDay, byServiceHour] = await Promise.all([
+    stats(["service"]),
+    stats(["country"]),
+    stats(["service", "country"]),
+    stats(["service", "day"]),
+    stats(["service", "hour"]),
+  ]);
   return { window, byService, byCountry, byServiceCountry, byServiceDay, byServiceHour };
 }

@@ -6,8 +6,8 @@ import {
   type HealthPolicyReport,
 } from "../health/policies.js";
 import { createRouter, type HealthCountryRouter, type HealthRouterOptions } from "../health/routing.js";
-import { computeHealthStats, type HealthDimension, type HealthStats } from "../health/stats.js";
-import { HEALTH_DAY_MS, healthWindows } from "../health/window.js";
+import type { HealthDimension, HealthStats } from "../health/stats.js";
+import { HEALTH_DAY_MS } from "../health/window.js";
 import type { StorageReader } from "../storage/port.js";
 
 /** A window `[sinceMs, untilMs)` over `createdAtMs` and how to group it. */
@@ -19,18 +19,15 @@ export interface HealthWindowQuery {
 }
 
 /**
- * The health statistics of one window: the only place the worker and the command line read health from.
- * Computed here from `listActivations` for storages that cannot aggregate a window themselves.
+ * The health statistics of one window: the only place the worker and the command line read health from. The
+ * storage aggregates the window itself (`StorageReader.healthStats`: the analytics in memory, the views in
+ * PostgreSQL), so the history never comes into this process.
  */
 export async function readHealthWindow(
   reader: StorageReader,
   query: HealthWindowQuery,
 ): Promise<HealthStats> {
-  const records = await reader.listActivations();
-  return computeHealthStats(records, {
-    window: healthWindows.between(query.sinceMs, query.untilMs),
-    groupBy: query.groupBy ?? [],
-  });
+  return reader.healthStats({ sinceMs: query.sinceMs, untilMs: query.untilMs, groupBy: query.groupBy ?? [] });
 }
 
 /** What one health refresh produces: the policies' decisions, and the gate and router built from them. */
