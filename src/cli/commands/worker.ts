@@ -10,6 +10,7 @@ import { createFes } from "../../fes/service.js";
 import { buildCoherenceReport } from "../../health/coherence.js";
 import type { HealthServiceGate } from "../../health/gate.js";
 import type { HealthCountryRouter } from "../../health/routing.js";
+import { createLoggerObserver, type LoggerLike } from "../../observe/logger.js";
 import { startWorker } from "../../worker/worker.js";
 import { CONFIG_HELP, type Command } from "../command.js";
 import { databaseUrl, openDatabase, openProvider, providerSettings } from "../connect.js";
@@ -91,6 +92,8 @@ ${CONFIG_HELP}`,
       pendingGraceMs: graceMs,
       gate: (q) => gate(q),
       route: (q) => route?.(q) ?? [],
+      // Failed units of work and provider calls, one JSON line each on stderr (stdout carries the reports).
+      observer: createLoggerObserver(jsonLineLogger(io), { level: "warn" }),
     });
     try {
       if (values.once === true) {
@@ -175,3 +178,12 @@ ${CONFIG_HELP}`,
     }
   },
 };
+
+/** A logger that writes each line as one JSON object on stderr. */
+function jsonLineLogger(io: { stderr(text: string): void }): LoggerLike {
+  const line =
+    (level: string) =>
+    (message: unknown, fields?: unknown): void =>
+      io.stderr(`${JSON.stringify({ event: "fes", level, message, ...(fields as object) })}\n`);
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
