@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,9 +41,10 @@ function show(command: string, argv: readonly string[], cwd: string, env: NodeJS
 
 /** The version of a dev dependency installed in the repository, so the consumer tests with the same tools. */
 function installedVersion(name: string): string {
-  const require = createRequire(join(root, "package.json"));
-  return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string })
-    .version;
+  // Read from node_modules directly: some packages (`@opentelemetry/api`) do not export their package.json.
+  return (
+    JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }
+  ).version;
 }
 
 const work = mkdtempSync(join(tmpdir(), "sms-fes-package-"));
@@ -83,10 +83,20 @@ try {
   show("node", ["smoke.mjs"], consumer);
   show("node", ["smoke.cjs"], consumer);
   show("node", ["fakes-plain.mjs"], consumer);
-  step("install the test tools beside it (vitest, fast-check, pg, typescript)");
-  const tools = ["vitest", "fast-check", "pg", "typescript", "@types/node", "@types/pg"].map(
-    (name) => `${name}@${installedVersion(name)}`,
+  step(
+    "install the test tools and optional peers beside it (vitest, fast-check, pg, OpenTelemetry, Hono, typescript)",
   );
+  const tools = [
+    "vitest",
+    "fast-check",
+    "pg",
+    "@opentelemetry/api",
+    "hono",
+    "@hono/node-server",
+    "typescript",
+    "@types/node",
+    "@types/pg",
+  ].map((name) => `${name}@${installedVersion(name)}`);
   run("npm", [...npmInstall, ...tools], consumer);
   show("node", ["outside-vitest.mjs"], consumer);
   const counts = JSON.parse(run("node", ["exports.mjs"], consumer)) as Record<
@@ -97,6 +107,9 @@ try {
   for (const [entry, { esm, cjs }] of Object.entries(counts)) {
     console.log(`  ${entry.padEnd(20)} ${String(esm).padStart(4)} / ${cjs === null ? "ESM only" : cjs}`);
   }
+
+  step("the installed command line");
+  show("npx", ["--no-install", "sms-fes", "--help"], consumer);
 
   step("documentation snippets against the installed package");
   const docs = checkDocumentationSnippets(root, consumer);
