@@ -23,6 +23,7 @@ import {
   createFes,
   createPricing,
   createRefundPolicy,
+  WAIT_TIME_POLICY_REASON,
 } from "../src/index.js";
 import { createMemoryStorage } from "../src/memory/index.js";
 import {
@@ -361,18 +362,17 @@ export async function runVariant(variant: Variant, options: ProductionMarketOpti
           break;
         }
         // Ended without a code: the customer follows the retry, if one was bought.
+        // Retry ids are opaque: the retry is the record whose `retryOf` is this activation.
         if (a.retryOf === null) {
-          const retry = await fes.getActivation(`act:${a.id}:retry`);
-          if (retry.isOk()) {
-            p.currentId = retry.value.id;
-            agenda.push({
-              at: clock.now() + 30 * SECOND,
-              kind: "poll",
-              id: retry.value.id,
-              purchase: e.purchase,
-            });
-            if (retry.value.deadlineAtMs !== null)
-              agenda.push({ at: retry.value.deadlineAtMs, kind: "sweep" });
+          const mine = await storage.read.listActivations({
+            walletId: a.walletId,
+            createdSinceMs: a.createdAtMs,
+          });
+          const retry = mine.find((r) => r.retryOf === a.id);
+          if (retry !== undefined) {
+            p.currentId = retry.id;
+            agenda.push({ at: clock.now() + 30 * SECOND, kind: "poll", id: retry.id, purchase: e.purchase });
+            if (retry.deadlineAtMs !== null) agenda.push({ at: retry.deadlineAtMs, kind: "sweep" });
           }
         }
         break;
@@ -400,12 +400,13 @@ export async function runVariant(variant: Variant, options: ProductionMarketOpti
 
   const records = await storage.read.listActivations();
   const byId = new Map(records.map((a) => [a.id, a]));
+  const retryOf = new Map(records.filter((a) => a.retryOf !== null).map((a) => [a.retryOf!, a]));
   const times: number[] = [];
   let succeeded = 0;
   let within20 = 0;
   for (const p of bought) {
     const first = byId.get(p.firstId);
-    const retry = byId.get(`act:${p.firstId}:retry`);
+    const retry = retryOf.get(p.firstId);
     const won = [first, retry].find(
       (a): a is ActivationRecord => a?.state === "received" && a.firstCodeAtMs !== null,
     );
@@ -428,8 +429,8 @@ export async function runVariant(variant: Variant, options: ProductionMarketOpti
     outcomes: {
       ended: count((a) => ["received", "cancelled", "timeout", "expired"].includes(a.state)),
       received: count((a) => a.state === "received"),
-      cancelled: count((a) => a.state === "cancelled" && a.failureReason !== "wait_time_policy"),
-      waitEnded: count((a) => a.state === "cancelled" && a.failureReason === "wait_time_policy"),
+      cancelled: count((a) => a.state === "cancelled" && a.failureReason !== WAIT_TIME_POLICY_REASON),
+      waitEnded: count((a) => a.state === "cancelled" && a.failureReason === WAIT_TIME_POLICY_REASON),
       timeout: count((a) => a.state === "timeout"),
       expired: count((a) => a.state === "expired"),
     },

@@ -154,7 +154,7 @@ export type {
 } from "./policy/refund.js";
 export { createRefundPolicy, defaultRefundPolicy, refundPolicyOptionsSchema } from "./policy/refund.js";
 export type { WaitTimeDecision, WaitTimePolicy, WaitTimeQuery } from "./policy/wait-time.js";
-export { providerLifetimeWaitTime } from "./policy/wait-time.js";
+export { providerLifetimeWaitTime, WAIT_TIME_POLICY_REASON } from "./policy/wait-time.js";
 export type {
   ActivationStatus,
   ActiveActivation,

@@ -145,7 +145,7 @@ export interface ActivationRecord {
   readonly holdId: string;
   /** The activation this one retries (another country after a timeout), if any. */
   readonly retryOf: string | null;
-  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`; `wait_time` for a cancel the wait-time policy made. */
+  /** A short machine-readable reason for `failed`/`expired`, e.g. `no_numbers`; `wait_time_policy` for a cancel the wait-time policy made. */
   readonly failureReason: string | null;
   readonly createdAtMs: number;
   readonly issuedAtMs: number | null;

@@ -26,6 +26,7 @@ import {
 } from "../core/errors.js";
 import { activationHoldId } from "../core/ids.js";
 import { type ActivationRecord, type EndRequest, isRefusedPurchase } from "../core/records.js";
+import { WAIT_TIME_POLICY_REASON } from "../policy/wait-time.js";
 import type {
   ActivationStatus,
   ActiveActivation,
@@ -205,8 +206,7 @@ async function chooseOffer(
   return err(last);
 }
 
-/** The `failureReason` of an activation the wait-time policy ended (cancelled upstream before its lifetime). */
-export const WAIT_TIME_POLICY_REASON = "wait_time_policy";
+export { WAIT_TIME_POLICY_REASON };
 
 /**
  * The deadline of an issued activation: issue + the wait-time policy's wait, clamped to the provider's rules, and
@@ -229,6 +229,7 @@ function deadlineOf(
     issuedAtMs: nowMs,
     lifetimeMs,
     earlyCancelWindowMs: caps.earlyCancelWindowMs,
+    retryOf: a.retryOf,
   });
   const wait = Number.isFinite(waitMs) ? waitMs : lifetimeMs;
   const deadlineAtMs = nowMs + Math.min(lifetimeMs, Math.max(caps.earlyCancelWindowMs, wait));

@@ -4,6 +4,7 @@
  * every batch of activations does not inflate false positives the way repeated fixed-horizon tests do.
  */
 import type { ActivationRecord } from "../core/records.js";
+import { WAIT_TIME_POLICY_REASON } from "../policy/wait-time.js";
 import { codeQuantile, kaplanMeier, waitObservation } from "./time-to-code.js";
 import { inverseNormal, type WilsonInterval, wilson } from "./wilson.js";
 
@@ -22,7 +23,7 @@ export interface ArmReport {
   readonly received: number;
   readonly success: WilsonInterval;
   readonly cancelled: WilsonInterval;
-  /** The cancels among them that the wait-time policy made (reason `wait_time`). */
+  /** The cancels among them that the wait-time policy made (reason `wait_time_policy`). */
   readonly waitEnded: WilsonInterval;
   readonly timeout: WilsonInterval;
   readonly expired: WilsonInterval;
@@ -149,7 +150,7 @@ export function experimentReport(
       success: wilson(received, n, confidence),
       cancelled: wilson(count("cancelled"), n, confidence),
       waitEnded: wilson(
-        list.filter((a) => a.state === "cancelled" && a.failureReason === "wait_time").length,
+        list.filter((a) => a.state === "cancelled" && a.failureReason === WAIT_TIME_POLICY_REASON).length,
         n,
         confidence,
       ),

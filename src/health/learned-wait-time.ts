@@ -46,7 +46,7 @@ export interface LearnedWaitTimeOptions {
    * shorter wait can only lose chances, so the success objective keeps the lifetime.
    */
   readonly nextCountry?: (service: string, country: string) => string | undefined;
-  /** An activation that will not be retried again (default: ids ending in `:retry`, the retry's key). */
+  /** An activation that will not be retried again (default: the query's `retryOf` is set; ids are opaque). */
   readonly isRetry?: (query: WaitTimeQuery) => boolean;
   /**
    * Codes or waits a pair needs before its own wait is shortened (default 50); fewer: the lifetime. The retry's
@@ -207,7 +207,7 @@ export function createLearnedWaitTime(
     });
   }
   const table = new Map(choices.map((c) => [`${c.service}\u0000${c.country}`, c]));
-  const isRetry = options.isRetry ?? ((q: WaitTimeQuery) => q.activationId.endsWith(":retry"));
+  const isRetry = options.isRetry ?? ((q: WaitTimeQuery) => q.retryOf != null);
   return ok({
     choices,
     exploreId,

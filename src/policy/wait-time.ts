@@ -18,6 +18,8 @@ export interface WaitTimeQuery {
   /** The provider's lifetime for this activation (its stated end minus issue time, or the capability). */
   readonly lifetimeMs: number;
   readonly earlyCancelWindowMs: number;
+  /** The activation this one retries after a timeout, `null` (or absent) for a customer's own purchase. */
+  readonly retryOf?: string | null;
 }
 
 /** A {@link WaitTimePolicy}'s answer. */
@@ -27,6 +29,9 @@ export interface WaitTimeDecision {
   /** The experiment arm that chose this wait, when an experiment did. */
   readonly experiment?: { readonly id: string; readonly arm: string };
 }
+
+/** The `failureReason` of an activation the wait-time policy ended (cancelled upstream before its lifetime). */
+export const WAIT_TIME_POLICY_REASON = "wait_time_policy";
 
 /** The default: wait the provider's whole lifetime. */
 export const providerLifetimeWaitTime: WaitTimePolicy = {

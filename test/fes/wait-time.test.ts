@@ -123,4 +123,24 @@ describe("wait-time policy in the service", () => {
       frozenMinor: 0,
     });
   });
+
+  it("opaque retry ids: the policy is asked with retryOf, so it can tell a retry from a purchase", async () => {
+    const asked: (string | null | undefined)[] = [];
+    const { fes, clock, fake } = await setup({
+      waitTime: {
+        decide: (q) => {
+          asked.push(q.retryOf);
+          return { waitMs: 4 * MINUTE };
+        },
+      },
+      retryOnTimeout: true,
+      route: ({ excludeCountries }) => ["6", "0"].filter((c) => !excludeCountries.includes(c)),
+    });
+    await fake.control.setStock("tg", "0", { price: "0.50", count: 10 });
+    await fund(fes, "alice", 1000);
+    const a = await buy(fes);
+    clock.advance(4 * MINUTE);
+    expect((await fes.sweep())._unsafeUnwrap()).toMatchObject({ cancelled: 1, retried: 1 });
+    expect(asked).toEqual([null, a.id]);
+  });
 });

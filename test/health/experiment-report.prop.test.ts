@@ -81,7 +81,7 @@ describe("experimentReport", () => {
       rec("full", "cancelled"),
       rec("short", "received"),
       rec("short", "received"),
-      rec("short", "cancelled", { failureReason: "wait_time" }),
+      rec("short", "cancelled", { failureReason: "wait_time_policy" }),
       activation({ state: "received" }),
       rec("short", "waiting"),
     ];

@@ -83,10 +83,17 @@ describe("createLearnedWaitTime", () => {
       } else expect(d.waitMs).toBe(3 * MINUTE);
     }
     expect(Math.abs(full / n - 0.2)).toBeLessThan(4 * Math.sqrt((0.2 * 0.8) / n));
-    expect(p.decide(query("act:act:buy-1:retry"))).toEqual({ waitMs: 20 * MINUTE });
+    expect(p.decide(query("act_9f2c", { retryOf: "act_1b7e" }))).toEqual({ waitMs: 20 * MINUTE });
     expect(p.decide(query("act:x", { lifetimeMs: 2 * MINUTE })).waitMs).toBeLessThanOrEqual(2 * MINUTE);
     // An unknown pair waits the lifetime.
     expect(p.decide(query("act:y", { country: "zz" })).waitMs).toBeGreaterThanOrEqual(3 * MINUTE);
+  });
+
+  it("opaque retry ids: a retry is known by its retryOf, not by its id, and waits the lifetime", () => {
+    const p = createLearnedWaitTime(history, { nextCountry: next, explore: { share: 0 } })._unsafeUnwrap();
+    expect(p.decide(query("act_4d1a")).waitMs).toBe(3 * MINUTE);
+    expect(p.decide(query("act_4d1a", { retryOf: "act_0c3f" }))).toEqual({ waitMs: 20 * MINUTE });
+    expect(p.decide(query("act_4d1a", { retryOf: null })).waitMs).toBe(3 * MINUTE);
   });
 
   it("minimising cost per success with a price on frozen minutes shortens the wait even without a retry", () => {

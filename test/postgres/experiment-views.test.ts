@@ -41,7 +41,7 @@ const rows = [
   row("e1", "received", { experimentId: "wait", experimentArm: "full" }),
   row("e2", "timeout", { experimentId: "wait", experimentArm: "full", cashbackMinor: 50 }),
   row("e3", "received", { experimentId: "wait", experimentArm: "short" }),
-  row("e4", "cancelled", { experimentId: "wait", experimentArm: "short", failureReason: "wait_time" }),
+  row("e4", "cancelled", { experimentId: "wait", experimentArm: "short", failureReason: "wait_time_policy" }),
   row("e5", "cancelled", { experimentId: "wait", experimentArm: "short" }),
   row("n1", "received"),
 ];

@@ -27,6 +27,15 @@ describe("the production market", () => {
   }, 120_000);
 });
 
+describe("opaque retry ids in the production market", () => {
+  it("counts a retry's code as its purchase's success: the retry is found by retryOf, not by its id", async () => {
+    const r = await runVariant("gate + routing + retry", { seed: 5, purchases: 400, days: 4 });
+    expect(r.retries).toBeGreaterThan(0);
+    // A purchase succeeds at most once (on its first number or its retry), so every code is one purchase's success.
+    expect(r.succeeded).toBe(r.outcomes.received);
+  }, 120_000);
+});
+
 describe("nested waits against a plain split", () => {
   it("decide every candidate's loss sooner, also when only a tenth waits the whole window", () => {
     const delayMs = (u: number) => 10_000 + u * 300_000;
