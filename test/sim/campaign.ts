@@ -8,8 +8,6 @@ import { Coverage } from "./world.js";
  */
 export const ciSwitches: FaultSwitches = {
   ...allFaultsOn,
-  // A rental cancelled upstream by the provider inside the refund window.
-  upstreamCancelsRental: false,
   // Without service and country in the provider's list, a lost rent answer adopts another rental.
   rentListWithoutService: false,
   // The last poll before a timeout cannot see the code: the provider reports `ended`, or the poll was refused and
