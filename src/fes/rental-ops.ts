@@ -489,11 +489,15 @@ function rentalEndSpec(
     },
     onAnswer: async (r, answer): Promise<EndDecision<RentalEvent, ProviderUnavailable>> => {
       const req = r.endRequest!;
+      // A charged end with an extension still pending is decided from the provider's end, as the sweeper does.
+      const charged = (event: RentalEvent): EndDecision<RentalEvent, ProviderUnavailable> =>
+        r.periods.some((p) => p.state === "pending")
+          ? { kind: "ask_status" }
+          : { kind: "record", events: [event] };
       if (answer.isOk()) {
-        return {
-          kind: "record",
-          events: [req.event === "cancel" ? { type: "cancel", refunded: req.refunded } : { type: "finish" }],
-        };
+        if (req.event === "cancel" && req.refunded)
+          return { kind: "record", events: [{ type: "cancel", refunded: true }] };
+        return charged(req.event === "cancel" ? { type: "cancel", refunded: false } : { type: "finish" });
       }
       const f = answer.error;
       if (f.class === "declined" && f.reason === "refund_window_passed") {
@@ -501,7 +505,7 @@ function rentalEndSpec(
         const finished = await callProvider(ctx, "finishRental", { rentalId: r.id }, () =>
           ctx.provider.finishRental(r.providerRentalId ?? ""),
         );
-        if (finished.isOk()) return { kind: "record", events: [{ type: "cancel", refunded: false }] };
+        if (finished.isOk()) return charged({ type: "cancel", refunded: false });
       }
       return { kind: "ask_status" };
     },
@@ -665,7 +669,16 @@ export async function reconcileRental(
       { type: "purchase_failed", reason: "lost_purchase" },
       "system:sweep",
     );
-    return released.map((record) => ({ record, adopted: false }));
+    if (released.isErr() || released.value.state !== "failed")
+      return released.map((record) => ({ record, adopted: false }));
+    // Released: a number it fits that no record owns and no other pending purchase can still claim belongs to
+    // nobody now, so it is given back upstream (inside the refund window the platform is refunded).
+    for (const l of unambiguous) {
+      await callProvider(ctx, "cancelRental", { rentalId: r.id }, () =>
+        ctx.provider.cancelRental(l.providerRentalId),
+      );
+    }
+    return ok({ record: released.value, adopted: false });
   }
   const adopted = await rentalStep(
     ctx,

@@ -191,12 +191,15 @@ export async function sweep(
     // Every pending rental of this provider, due or not: a number one of them may still be answered with is never
     // adopted by another.
     const siblings = await readStorage(() => ctx.storage.read.listRentals({ states: ["pending"] }));
+    // Purchases decided earlier in this pass are pending no more: they claim no number.
+    const decided = new Set<string>();
     for (const r of work.pendingRentals) {
       await isolated(ctx, backoff, report, r.id, async () => {
         if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
         if (siblings.isErr()) return err(siblings.error);
-        const ours = siblings.value.filter((s) => s.provider === ctx.providerName);
+        const ours = siblings.value.filter((s) => s.provider === ctx.providerName && !decided.has(s.id));
         const done = await reconcileRental(ctx, r, listed.value, ours);
+        if (done.isOk() && done.value.record.state !== "pending") decided.add(r.id);
         return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
       });
     }

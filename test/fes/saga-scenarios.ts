@@ -331,6 +331,43 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       expect(await w.balance()).toMatchObject({ balanceMinor: 940, frozenMinor: 0 });
     });
 
+    it("lost extensions are under-billed: a finish after a lost extension bills the period the provider granted", async () => {
+      const w = await fresh();
+      const r = await rent(w.fes, "r");
+      await w.fake.control.injectFault({ action: "extendRental", kind: "unknown_after_success" });
+      (await w.fes.extendRental({ rentalId: r.id, hours: 3, idempotencyKey: "x" }))._unsafeUnwrap();
+      w.clock.advance(HOUR);
+      const done = (await w.fes.finishRental({ rentalId: r.id, idempotencyKey: "f" }))._unsafeUnwrap();
+      expect(done.state).toBe("finished");
+      // The provider granted 4 + 3 hours: both periods are decided from its end, none released.
+      expect(done.periods.map((p) => p.state)).not.toContain("failed");
+      expect(done.periods.map((p) => p.state)).not.toContain("pending");
+      const b = await w.balance();
+      expect(b.frozenMinor).toBe(0);
+      expect(b.balanceMinor).toBeLessThan(1000 - 40);
+      expect(await checkLedgerInvariants(w.storage.read)).toEqual([]);
+    });
+
+    it("lost rent answers leave unowned rentals upstream: released purchases give their numbers back", async () => {
+      const w = await fresh();
+      // Two lost answers of one service and country, close enough that neither number can be told apart.
+      await w.fake.control.injectFault({ action: "rent", kind: "unknown_after_success", times: 2 });
+      const a = await rent(w.fes, "a", 4, "alice");
+      w.clock.advance(30_000);
+      const b = await rent(w.fes, "b", 4, "bob");
+      expect([a.state, b.state]).toEqual(["pending", "pending"]);
+      expect((await w.fake.provider.listActiveRentals())._unsafeUnwrap()).toHaveLength(2);
+      w.clock.advance(3 * MIN);
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ reconciled: 0, releasedPending: 2 });
+      expect((await w.fes.getRental(a.id))._unsafeUnwrap().state).toBe("failed");
+      expect((await w.fes.getRental(b.id))._unsafeUnwrap().state).toBe("failed");
+      // Nobody owns them here, so they are cancelled upstream inside the refund window: the platform pays nothing.
+      expect((await w.fake.provider.listActiveRentals())._unsafeUnwrap()).toEqual([]);
+      expect(await w.balance("alice")).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+      expect(await w.balance("bob")).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+      expect(await checkLedgerInvariants(w.storage.read)).toEqual([]);
+    });
+
     it("bug 7: the last poll before a timeout sees the code the provider completed with", async () => {
       // The provider completed the activation with a code at its deadline; its status still shows that code (as a
       // V2 status does for a completed activation).

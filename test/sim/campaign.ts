@@ -8,18 +8,8 @@ import { Coverage } from "./world.js";
  */
 export const ciSwitches: FaultSwitches = {
   ...allFaultsOn,
-  // A rental cancelled upstream (by us or by the provider) whose end step was lost is settled in full.
-  upstreamCancelsRental: false,
-  lostRentalEndAnswer: false,
-  rentalCommitFaults: false,
-  crashAfterRentalProvider: false,
-  rentalEndRace: false,
-  // A lost extension is released although the provider granted it.
-  lostExtensionAnswer: false,
   // Without service and country in the provider's list, a lost rent answer adopts another rental.
   rentListWithoutService: false,
-  // Sweeps are not scoped by provider.
-  twoProviders: false,
   // The last poll before a timeout cannot see the code: the provider reports `ended`, or the poll was refused and
   // the timeout released anyway (a refused purchase is also recorded as a failure).
   upstreamEndsWithCode: false,
