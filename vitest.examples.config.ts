@@ -8,6 +8,7 @@ const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url))
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^sms-fes\/health$/, replacement: src("health/index.ts") },
       { find: /^sms-fes\/http$/, replacement: src("http/index.ts") },
       { find: /^sms-fes\/memory$/, replacement: src("memory/index.ts") },
       { find: /^sms-fes\/postgres$/, replacement: src("postgres/index.ts") },

@@ -3,14 +3,8 @@
  * SMS-Activate / HeroSMS adapter, the webhook helper, the sweeper worker, health alerts and the HTTP handler.
  * Each example mounts `service.handler` in its framework; nothing here depends on one.
  */
-import {
-  type Clock,
-  createFes,
-  evaluateHealthPolicies,
-  type HealthDecision,
-  type Storage,
-  systemClock,
-} from "sms-fes";
+import { type Clock, createFes, type Storage, systemClock } from "sms-fes";
+import { evaluateHealthPolicies, type HealthDecision } from "sms-fes/health";
 import { createFesHandler } from "sms-fes/http";
 import { createMemoryStorage } from "sms-fes/memory";
 import { createSmsActivateProvider, createWebhookHandler, verifyWebhookToken } from "sms-fes/sms-activate";
