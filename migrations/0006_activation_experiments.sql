@@ -1,6 +1,6 @@
 -- sms-fes version 6: the wait-time experiment and arm an activation was assigned to (both null outside an
 -- experiment), and their health views. Rates use the same denominator as the other health views (activations that
--- got a number and ended); `cancelled_by_wait` counts the cancels the wait-time policy made (reason `wait_time`).
+-- got a number and ended); `cancelled_by_wait` counts the cancels the wait-time policy made (reason `wait_time_policy`).
 
 ALTER TABLE activations
   ADD COLUMN experiment_id text,
@@ -44,7 +44,7 @@ SELECT
   count(*) FILTER (WHERE ended)::integer AS ended,
   count(*) FILTER (WHERE state = 'received')::integer AS received,
   count(*) FILTER (WHERE state = 'cancelled')::integer AS cancelled,
-  count(*) FILTER (WHERE state = 'cancelled' AND failure_reason = 'wait_time')::integer AS cancelled_by_wait,
+  count(*) FILTER (WHERE state = 'cancelled' AND failure_reason = 'wait_time_policy')::integer AS cancelled_by_wait,
   count(*) FILTER (WHERE state = 'timeout')::integer AS timeout,
   count(*) FILTER (WHERE state = 'expired')::integer AS expired,
   (count(*) FILTER (WHERE state = 'received'))::float8 / nullif(count(*) FILTER (WHERE ended), 0) AS success_rate,

@@ -25,10 +25,10 @@ let server: ThrowawayServer | undefined;
 let pool: pg.Pool;
 let dataDir: string;
 
+// The system's server binaries or the embedded ones: `startThrowawayServer` fails loudly when there are none.
 const bin = findPostgresBinaries();
 
 beforeAll(async () => {
-  if (bin === undefined) return;
   server = await startThrowawayServer();
   pool = new pg.Pool({ connectionString: server.url, max: WORKERS });
   // Deliberately no pool.on("error"): the adapter's listener is what keeps a restart from ending the process.
@@ -50,51 +50,47 @@ async function restartServer(): Promise<void> {
   );
 }
 
-it.skipIf(bin === undefined)(
-  "recovers from a database restart under load: typed storage_failure while it is down, every deposit once",
-  async () => {
-    await migrate(pool);
-    const storage = createPostgresStorage({ pool });
-    const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const fes = createFes({ storage, provider: createFakeProvider({ clock }).provider, clock });
-    (await fes.createWallet({ walletId: "w1", currency: "USD" }))._unsafeUnwrap();
+it("recovers from a database restart under load: typed storage_failure while it is down, every deposit once", async () => {
+  await migrate(pool);
+  const storage = createPostgresStorage({ pool });
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const fes = createFes({ storage, provider: createFakeProvider({ clock }).provider, clock });
+  (await fes.createWallet({ walletId: "w1", currency: "USD" }))._unsafeUnwrap();
 
-    const failures: { type: string; code?: string; message: string }[] = [];
-    let succeeded = 0;
-    let restarting: Promise<void> | undefined;
-    const worker = async (w: number) => {
-      for (let i = 0; i < DEPOSITS_PER_WORKER; i++) {
-        const request = { walletId: "w1", amountMinor: 1, currency: "USD", idempotencyKey: `d-${w}-${i}` };
-        for (;;) {
-          if (succeeded === (WORKERS * DEPOSITS_PER_WORKER) / 4 && restarting === undefined)
-            restarting = restartServer();
-          const result = await fes.deposit(request);
-          if (result.isOk()) break;
-          failures.push(result.error as (typeof failures)[number]);
-          // Down: wait until the restart is over, then repeat the same request with the same key.
-          if (restarting !== undefined) await restarting;
-          else throw new Error(`failed with the server up: ${JSON.stringify(result.error)}`);
-        }
-        succeeded++;
+  const failures: { type: string; code?: string; message: string }[] = [];
+  let succeeded = 0;
+  let restarting: Promise<void> | undefined;
+  const worker = async (w: number) => {
+    for (let i = 0; i < DEPOSITS_PER_WORKER; i++) {
+      const request = { walletId: "w1", amountMinor: 1, currency: "USD", idempotencyKey: `d-${w}-${i}` };
+      for (;;) {
+        if (succeeded === (WORKERS * DEPOSITS_PER_WORKER) / 4 && restarting === undefined)
+          restarting = restartServer();
+        const result = await fes.deposit(request);
+        if (result.isOk()) break;
+        failures.push(result.error as (typeof failures)[number]);
+        // Down: wait until the restart is over, then repeat the same request with the same key.
+        if (restarting !== undefined) await restarting;
+        else throw new Error(`failed with the server up: ${JSON.stringify(result.error)}`);
       }
-    };
-    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
-    await restarting;
-
-    expect(restarting, "the restart happened").toBeDefined();
-    expect(failures.length, "some units met the restart").toBeGreaterThan(0);
-    for (const f of failures) {
-      expect(f.type).toBe("storage_failure");
-      expect(["08001", "08006"], f.message).toContain(f.code);
+      succeeded++;
     }
-    // Every deposit exactly once, whatever the outcome of the units that met the restart.
-    const total = WORKERS * DEPOSITS_PER_WORKER;
-    expect(await storage.read.getWallet("w1")).toMatchObject({ balanceMinor: total });
-    expect((await storage.read.listTransfers({ accountId: "w1" })).length).toBe(total);
-    expect(await checkLedgerInvariants(storage.read)).toEqual([]);
-  },
-  60_000,
-);
+  };
+  await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+  await restarting;
+
+  expect(restarting, "the restart happened").toBeDefined();
+  expect(failures.length, "some units met the restart").toBeGreaterThan(0);
+  for (const f of failures) {
+    expect(f.type).toBe("storage_failure");
+    expect(["08001", "08006"], f.message).toContain(f.code);
+  }
+  // Every deposit exactly once, whatever the outcome of the units that met the restart.
+  const total = WORKERS * DEPOSITS_PER_WORKER;
+  expect(await storage.read.getWallet("w1")).toMatchObject({ balanceMinor: total });
+  expect((await storage.read.listTransfers({ accountId: "w1" })).length).toBe(total);
+  expect(await checkLedgerInvariants(storage.read)).toEqual([]);
+}, 60_000);
 
 it("a database that cannot be reached is a typed storage_failure 08001, for units of work and for reads", async () => {
   // A port nothing listens on: the throwaway server's, once it is stopped.
