@@ -25,6 +25,7 @@ import {
   type StorageTx,
   selectDueWork,
 } from "../storage/port.js";
+import { findSchemaViolation, MAX_BALANCE_MINOR } from "./constraints.js";
 
 /** Options of {@link createMemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -95,6 +96,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     // PostgreSQL cannot store NUL or a lone surrogate unchanged: refused as it would be, before any guard.
     const unstorable = findUnstorableText(plan);
     if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
+    const violation = findSchemaViolation(plan);
+    if (violation !== undefined) throw new RangeError(`the schema refuses the plan: ${violation}`);
     checkGuards(plan);
     // Validated before the first write, so that a plan is written whole or not at all.
     const idem =
@@ -190,6 +193,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       c.balance += d.balanceDeltaMinor;
       c.frozen += d.frozenDeltaMinor;
       counters?.set(d.walletId, c);
+      if (c.balance > MAX_BALANCE_MINOR)
+        throw new RangeError(
+          `the schema refuses the plan: wallet ${d.walletId} would pass the safe-integer range`,
+        );
       if (c.balance < 0 || c.frozen < 0 || c.balance - c.frozen < 0) {
         conflict(
           "wallet_counters",

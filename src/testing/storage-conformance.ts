@@ -387,6 +387,86 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
       expect(await s.read.listTransfers()).toEqual([]);
     }),
 
+    check(
+      "a row the schema's constraints refuse is refused as an error (not a conflict), with nothing written",
+      async (s) => {
+        await applyPlan(s, {
+          createWallets: [wallet("w1", 100, 0)],
+          transfers: [transfer("t0", "w1", 100, 100)],
+        });
+        const held = { ...hold("hold:a1", "w1", 10), ownerType: "activation" as const, ownerId: "a1" };
+        // Each plan breaks exactly one constraint a PostgreSQL schema keeps and no guard of `apply` names.
+        const refused: Record<string, CommitPlan> = {
+          "a wallet id naming a platform account": { createWallets: [wallet("@w2")] },
+          "a fractional balance": { createWallets: [wallet("w2", 1.5)] },
+        "a balance past the safe-integer range": {
+          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: Number.MAX_SAFE_INTEGER, frozenDeltaMinor: 0 }],
+        },
+          "a transfer of an unknown kind": {
+            transfers: [{ ...transfer("t1", "w1", 1, 100), kind: "gift" as never }],
+          },
+          "a transfer whose wallet is on neither side": {
+            transfers: [{ ...transfer("t1", "w1", 1, 100), walletId: "w9" }],
+          },
+          "a hold owned by an unknown kind of record": {
+            openHolds: [{ ...held, ownerType: "order" as never }],
+          },
+          "an open hold with a resolution time": { openHolds: [{ ...held, resolvedAtMs: T0 }] },
+          "an activation in an unknown state": {
+            activations: [{ record: activation("a1", { state: "sold" as never }), expectedVersion: null }],
+          },
+          "an activation with a negative price": {
+            activations: [{ record: activation("a1", { priceMinor: -1 }), expectedVersion: null }],
+          },
+          "an experiment without an arm": {
+            activations: [
+              {
+                record: activation("a1", { experimentId: "wait", experimentArm: null }),
+                expectedVersion: null,
+              },
+            ],
+          },
+          "a rental in an unknown state": {
+            rentals: [
+              { record: recordFixtures.rental("r1", { state: "paused" as never }), expectedVersion: null },
+            ],
+          },
+          "an audit row about an unknown kind of subject": {
+            audit: [
+              {
+                id: "u1",
+                atMs: T0,
+                actor: "t",
+                action: "x",
+                subjectType: "order" as never,
+                subjectId: "o",
+                before: null,
+                after: null,
+                idempotencyKey: null,
+              },
+            ],
+          },
+        };
+        for (const [what, plan] of Object.entries(refused)) {
+          const e = await applyPlan(s, {
+            ...plan,
+            idempotency: { key: "k", operation: "op", fingerprint: "f", result: null, createdAtMs: T0 },
+          }).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          expect(e, `${what}: refused`).toBeDefined();
+          expect(isStorageConflictError(e), `${what}: not a conflict (a rerun cannot fix it)`).toBe(false);
+        }
+        expect(await s.read.getWallet("w2")).toBeUndefined();
+        expect(await s.read.getWallet("@w2")).toBeUndefined();
+        expect((await s.read.listTransfers()).map((t) => t.id)).toEqual(["t0"]);
+        expect(await s.read.getActivation("a1")).toBeUndefined();
+        expect(await s.read.getRental("r1")).toBeUndefined();
+        expect(await s.read.getIdempotency("k")).toBeUndefined();
+      },
+    ),
+
     check("an Err returned by the work rolls back exactly like a throw", async (s) => {
       await applyPlan(s, { createWallets: [wallet("w1")] });
       const result = await runUnit(s, async (tx) => {
