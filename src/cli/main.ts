@@ -46,7 +46,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`sms-fes: unknown command ${name}\n\n${overview()}\n`);
     return EXIT.usage;
   }
-  const secrets = [io.env.SMS_FES_PROVIDER_KEY, io.env.DATABASE_URL, io.env.DATABASE_OWNER_URL];
+  const secrets = [
+    io.env.SMS_FES_PROVIDER_KEY,
+    io.env.DATABASE_URL,
+    io.env.DATABASE_OWNER_URL,
+    io.env.SMS_FES_APP_ROLE_PASSWORD,
+  ];
   try {
     return await command.run(rest, io);
   } catch (e) {

@@ -8,7 +8,7 @@ import { createPostgresStorage, MIGRATIONS } from "../../src/postgres/index.js";
 import { createSmsActivateProvider } from "../../src/provider/sms-activate/index.js";
 import { type FakeSmsActivateServer, startFakeSmsActivateServer } from "../../src/testing/fake-server.js";
 import { ManualClock } from "../../src/testing/manual-clock.js";
-import { createTestDatabase, type TestDatabase } from "../postgres/database.js";
+import { adminQuery, createTestDatabase, type TestDatabase } from "../postgres/database.js";
 import { buildCli } from "./build-cli.js";
 
 const KEY = "cli-e2e-key-7d41b9";
@@ -19,6 +19,7 @@ interface Run {
   readonly stderr: string;
 }
 
+const APP_ROLE = `fes_cli_app_${process.pid}`;
 let dir: string;
 let cli: string;
 let server: FakeSmsActivateServer;
@@ -65,6 +66,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await Promise.all([empty?.drop(), db?.drop()]);
+  // A role outlives the databases it was granted in: dropped once they are gone.
+  await adminQuery(`DROP ROLE IF EXISTS ${APP_ROLE}`);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -104,6 +107,36 @@ describe("sms-fes (the built bin)", () => {
     expect(after.code).toBe(0);
     expect(JSON.parse(after.stdout)).toMatchObject({ applied: all, pending: [], current: true });
     expect((await run(["migrate"], { DATABASE_URL: empty.url })).stdout).toContain("is current");
+  });
+
+  it("migrate --app-role creates and grants the application role, which then serves the rows and nothing more", async () => {
+    const password = "cli-app-s3cret";
+    const missing = await run(["migrate", "--app-role", APP_ROLE], { DATABASE_OWNER_URL: db.url });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`the application role ${APP_ROLE} does not exist`);
+    const granted = await run(["migrate", "--app-role", APP_ROLE], {
+      DATABASE_OWNER_URL: db.url,
+      SMS_FES_APP_ROLE_PASSWORD: password,
+    });
+    expect(granted.code).toBe(0);
+    expect(granted.stdout + granted.stderr).not.toContain(password);
+    const url = new URL(db.url);
+    url.username = APP_ROLE;
+    url.password = password;
+    const app = new pg.Client({ connectionString: url.toString() });
+    app.on("error", () => {});
+    await app.connect();
+    try {
+      const rows = await app.query("SELECT count(*)::int AS n FROM sms_fes.wallets");
+      expect(rows.rows[0]).toEqual({ n: expect.any(Number) });
+      const refused = await app.query("DELETE FROM sms_fes.transfers").then(
+        () => "ok",
+        (e: { code?: string }) => e.code,
+      );
+      expect(refused).toBe("42501");
+    } finally {
+      await app.end();
+    }
   });
 
   it("doctor passes against a migrated database and a reachable provider; a refused key is a finding", async () => {

@@ -6,18 +6,22 @@ import { CONFIG_HELP, type Command } from "../command.js";
 import { databaseUrl, openDatabase } from "../connect.js";
 import { commonOptions, EXIT, parseCommand, printJson } from "../io.js";
 
-const options = { ...commonOptions, status: { type: "boolean" } } as const;
+const options = { ...commonOptions, status: { type: "boolean" }, "app-role": { type: "string" } } as const;
 
-/** `sms-fes migrate [--status]`. */
+/** `sms-fes migrate [--status] [--app-role NAME]`. */
 export const migrateCommand: Command = {
   name: "migrate",
   summary: "apply the PostgreSQL migrations (or list them with --status)",
-  help: `usage: sms-fes migrate [--status] [--database-url URL] [--schema NAME] [--json]
+  help: `usage: sms-fes migrate [--status] [--app-role NAME] [--database-url URL] [--schema NAME] [--json]
 
 Applies the pending migrations in one transaction (safe from several processes at once), or with --status lists
 applied and pending ones (exit 1 when some are pending). Run it as the schema's owner: the URL is taken from
 --database-url, else DATABASE_OWNER_URL, else DATABASE_URL; the application then connects with DATABASE_URL as a
 role that only reads and writes rows.
+
+  --app-role NAME   grant the application role exactly what the service needs (renewed on every run); the role
+                    is created with the password in SMS_FES_APP_ROLE_PASSWORD when it does not exist yet (the
+                    owner then needs CREATEROLE), else it must exist
 ${CONFIG_HELP}`,
   async run(args, io) {
     const { values } = parseCommand(args, options);
@@ -51,7 +55,17 @@ ${CONFIG_HELP}`,
         }
         return pending.length === 0 ? EXIT.ok : EXIT.findings;
       }
-      const result = await migrate(db.pool, { schema: db.schema });
+      const appRole = values["app-role"];
+      const password = io.env.SMS_FES_APP_ROLE_PASSWORD;
+      const result = await migrate(db.pool, {
+        schema: db.schema,
+        ...(appRole === undefined
+          ? {}
+          : {
+              applicationRole:
+                password === undefined || password === "" ? { name: appRole } : { name: appRole, password },
+            }),
+      });
       if (values.json === true) printJson(io, { schema: db.schema, role, ...result });
       else {
         io.stdout(
