@@ -115,6 +115,17 @@ export type ActivationState =
   | "expired"
   | "failed";
 
+/** Every {@link ActivationState}, in lifecycle order. */
+export const ACTIVATION_STATES: readonly ActivationState[] = [
+  "pending",
+  "waiting",
+  "received",
+  "cancelled",
+  "timeout",
+  "expired",
+  "failed",
+];
+
 /** A one-time activation: one number, one or more codes. The export shape of docs/design.md §4. */
 export interface ActivationRecord {
   readonly id: string;
@@ -168,6 +179,17 @@ export interface ActivationRecord {
 
 /** States of a rental. */
 export type RentalState = "pending" | "active" | "cancelled" | "finished" | "expired" | "revoked" | "failed";
+
+/** Every {@link RentalState}, in lifecycle order. */
+export const RENTAL_STATES: readonly RentalState[] = [
+  "pending",
+  "active",
+  "cancelled",
+  "finished",
+  "expired",
+  "revoked",
+  "failed",
+];
 
 /** One paid period of a rental: the first period or an extension, each with its own hold. */
 export interface RentalPeriod {

@@ -15,7 +15,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../core/records.js";
-import { isPlatformAccountId } from "../core/records.js";
+import { ACTIVATION_STATES, isPlatformAccountId, RENTAL_STATES } from "../core/records.js";
 import {
   type BalanceMismatch,
   type FrozenMismatch,
@@ -205,25 +205,6 @@ export interface CoherenceReport {
   };
   readonly recommendations: readonly CoherenceRecommendation[];
 }
-
-const ACTIVATION_STATES: readonly ActivationState[] = [
-  "pending",
-  "waiting",
-  "received",
-  "cancelled",
-  "timeout",
-  "expired",
-  "failed",
-];
-const RENTAL_STATES: readonly RentalState[] = [
-  "pending",
-  "active",
-  "cancelled",
-  "finished",
-  "expired",
-  "revoked",
-  "failed",
-];
 
 function countBy<S extends string>(states: readonly S[], items: readonly { state: S }[]): Record<S, number> {
   const out = Object.fromEntries(states.map((s) => [s, 0])) as Record<S, number>;

@@ -1,3 +1,4 @@
+import { ACTIVATION_STATES, RENTAL_STATES } from "../core/records.js";
 import type { CommitPlan } from "../storage/port.js";
 
 /**
@@ -50,7 +51,7 @@ export function findSchemaViolation(plan: CommitPlan): string | undefined {
       return `hold ${r.holdId}: released with a settled amount`;
   }
   for (const { record: a } of plan.activations ?? []) {
-    if (!ACTIVATION_STATES.has(a.state)) return `activation ${a.id}: state ${String(a.state)}`;
+    if (!ACTIVATION_STATE_SET.has(a.state)) return `activation ${a.id}: state ${String(a.state)}`;
     const bad = firstNotInteger({
       priceMinor: a.priceMinor,
       cashbackMinor: a.cashbackMinor,
@@ -62,7 +63,7 @@ export function findSchemaViolation(plan: CommitPlan): string | undefined {
       return `activation ${a.id}: an experiment id and arm go together`;
   }
   for (const { record: r } of plan.rentals ?? []) {
-    if (!RENTAL_STATES.has(r.state)) return `rental ${r.id}: state ${String(r.state)}`;
+    if (!RENTAL_STATE_SET.has(r.state)) return `rental ${r.id}: state ${String(r.state)}`;
     const bad = firstNotInteger({ priceMinor: r.priceMinor, version: r.version });
     if (bad !== undefined) return `rental ${r.id}: ${bad}`;
     if (r.priceMinor < 0) return `rental ${r.id}: a negative price`;
@@ -94,22 +95,6 @@ const TRANSFER_KINDS: ReadonlySet<string> = new Set([
 ]);
 const HOLD_STATES: ReadonlySet<string> = new Set(["open", "settled", "released"]);
 const HOLD_OWNERS: ReadonlySet<string> = new Set(["activation", "rental", "manual"]);
-const ACTIVATION_STATES: ReadonlySet<string> = new Set([
-  "pending",
-  "waiting",
-  "received",
-  "cancelled",
-  "timeout",
-  "expired",
-  "failed",
-]);
-const RENTAL_STATES: ReadonlySet<string> = new Set([
-  "pending",
-  "active",
-  "cancelled",
-  "finished",
-  "expired",
-  "revoked",
-  "failed",
-]);
+const ACTIVATION_STATE_SET: ReadonlySet<string> = new Set(ACTIVATION_STATES);
+const RENTAL_STATE_SET: ReadonlySet<string> = new Set(RENTAL_STATES);
 const AUDIT_SUBJECTS: ReadonlySet<string> = new Set(["wallet", "hold", "activation", "rental"]);

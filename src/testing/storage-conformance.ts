@@ -399,9 +399,11 @@ export function storageConformanceChecks(options: StorageConformanceOptions): re
         const refused: Record<string, CommitPlan> = {
           "a wallet id naming a platform account": { createWallets: [wallet("@w2")] },
           "a fractional balance": { createWallets: [wallet("w2", 1.5)] },
-        "a balance past the safe-integer range": {
-          walletDeltas: [{ walletId: "w1", balanceDeltaMinor: Number.MAX_SAFE_INTEGER, frozenDeltaMinor: 0 }],
-        },
+          "a balance past the safe-integer range": {
+            walletDeltas: [
+              { walletId: "w1", balanceDeltaMinor: Number.MAX_SAFE_INTEGER, frozenDeltaMinor: 0 },
+            ],
+          },
           "a transfer of an unknown kind": {
             transfers: [{ ...transfer("t1", "w1", 1, 100), kind: "gift" as never }],
           },
