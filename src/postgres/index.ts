@@ -25,6 +25,7 @@ export type { PoolClientLike, PoolLike, Queryable, QueryResultLike } from "./que
 export {
   createPostgresStorage,
   DEFAULT_CACHE_SIZE,
+  DEFAULT_MAX_GROUP_SIZE,
   DEFAULT_MAX_RETRIES,
   DEFAULT_SCHEMA,
   type PostgresStorage,

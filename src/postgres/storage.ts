@@ -38,6 +38,7 @@ import {
   walletColumns,
 } from "./columns.js";
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
+import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
 import { planStatement } from "./plan.js";
 import {
@@ -81,6 +82,14 @@ export interface PostgresStorageOptions {
   /** How many committed rows the per-process cache keeps (least recently used out); default 10,000. */
   readonly cacheSize?: number;
   /**
+   * Group commit per wallet (default on, with the speculative path): units of work on the same single wallet that
+   * arrive while one is in flight wait in the process and commit together, in one transaction (see
+   * `docs/postgres.md`). Off: each unit of work commits on its own.
+   */
+  readonly groupCommit?: boolean;
+  /** Most units of work in one group commit; default 64. */
+  readonly maxGroupSize?: number;
+  /**
    * For tests of the speculative path only: called on each read from the cache; when it answers `true` the read
    * is served a stale row (the row's previous version, as a writer behind the cache's back would leave it).
    */
@@ -103,10 +112,15 @@ export interface SpeculationStats {
   readonly confirmed: number;
   /** Units of work that took their locks with the load. */
   readonly locking: number;
+  /** Group commits sent (each one transaction for several units of work; the units count in `committed`). */
+  readonly groups: number;
 }
 
 /** How many committed rows the cache keeps by default. */
 export const DEFAULT_CACHE_SIZE = 10_000;
+
+/** Most units of work in one group commit by default. */
+export const DEFAULT_MAX_GROUP_SIZE = 64;
 
 /**
  * Every unit of work runs at READ COMMITTED with row locks. Writers of a wallet are serialized by
@@ -234,9 +248,14 @@ class PgUnitOfWork implements StorageTx {
   /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
   readonly pending: string[] = [];
   /** The rows this unit read and wrote (and, while speculative, what it read from the cache). */
-  readonly view: RowView;
+  view: RowView;
   /** Whether loads are still answered from the cache (until the first one it cannot answer). */
   private speculating: boolean;
+  /** Frees the lane of this unit's wallet when it ran alone in it; called once the unit of work has ended. */
+  release: (() => void) | undefined;
+  /** The group this unit joined: its commit is the group's. */
+  member: Member | undefined;
+  private first = true;
   private ended = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -245,14 +264,15 @@ class PgUnitOfWork implements StorageTx {
     private readonly sql: Statements,
     cache: RowCache | undefined,
     speculate: boolean,
+    private readonly lanes: Lanes | undefined,
   ) {
     this.view = new RowView(speculate ? cache : undefined);
     this.speculating = speculate && cache !== undefined;
   }
 
-  /** Whether the decision ran on rows read from the cache. */
+  /** Whether the decision ran on rows read from the cache (or on a group's rows). */
   get speculative(): boolean {
-    return this.view.speculated;
+    return this.view.speculated || this.member !== undefined;
   }
 
   /** Ends the unit of work: later calls are bugs. Resolves once every message sent has been answered. */
@@ -289,10 +309,24 @@ class PgUnitOfWork implements StorageTx {
     this.live();
     if (this.failure !== undefined) throw asConflict(this.failure) ?? this.failure;
     if (this.speculating) {
+      if (this.first && this.lanes !== undefined) {
+        const wallets = new Set(request.walletIds.filter((id) => !isPlatformAccountId(id)));
+        const [only] = wallets;
+        if (wallets.size === 1 && only !== undefined) {
+          const entry = this.lanes.enter(only);
+          if ("release" in entry) this.release = entry.release;
+          else {
+            this.member = entry.member;
+            this.view = await entry.member.turn;
+          }
+        }
+      }
+      this.first = false;
       const answer = this.view.answer(request);
       if (answer !== undefined) return answer;
-      // Rows read from the cache cannot be mixed with rows read under a lock later: run it again, locking.
-      if (this.view.speculated) throw new SpeculationMissed();
+      // Rows read from the cache (or a group's) cannot be mixed with rows read under a lock later: run it again,
+      // locking.
+      if (this.speculative) throw new SpeculationMissed();
       this.speculating = false;
     }
     const loaded = await this.lockingLoad(request);
@@ -620,7 +654,13 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
     options.speculative === false || cacheSize <= 0
       ? undefined
       : new RowCache(cacheSize, options.staleCacheReads);
-  const stats = { committed: 0, missed: 0, confirmed: 0, locking: 0 };
+  const stats = { committed: 0, missed: 0, confirmed: 0, locking: 0, groups: 0 };
+  const lanes =
+    cache === undefined || options.groupCommit === false
+      ? undefined
+      : new Lanes(Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE), (members) =>
+          runGroup(members),
+        );
   listenForIdleErrors(pool, options.onIdleConnectionError);
   // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
   const reads: Queryable = {
@@ -676,7 +716,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         () => release(true),
       );
     };
-    const tx = new PgUnitOfWork(connection, sql, cache, speculate);
+    const tx = new PgUnitOfWork(connection, sql, cache, speculate, lanes);
     try {
       let value: T | undefined;
       let rejected = false;
@@ -688,6 +728,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         rejection = error;
       }
       await tx.end();
+      const member = tx.member;
+      if (member !== undefined) {
+        if (rejected || tx.failure !== undefined) {
+          // Out of the group, nothing of it sent: confirmed (or not) alone, under the locks, once the group has
+          // ended (so that the rerun sees what the units before it in the group wrote).
+          member.finish({ joined: false });
+          if (rejection instanceof SpeculationMissed) stats.missed++;
+          else stats.confirmed++;
+          await member.outcome;
+          return { kind: "locking" };
+        }
+        member.finish({ joined: true, statements: [...tx.pending] });
+        const outcome = await member.outcome;
+        if (outcome.kind === "committed") return { kind: "done", value: value as T };
+        if (outcome.kind === "rerun") return { kind: "locking" };
+        throw outcome.error;
+      }
       const speculative = tx.speculative;
       if (speculative && (rejected || tx.failure !== undefined)) {
         // Decided on cached rows and nothing sent: an error (a business error among them) is confirmed, or not,
@@ -747,6 +804,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       if (rejected) throw asConnectionLoss(rejection, "work");
       throw asConflict(tx.failure) ?? asConnectionLoss(tx.failure, "work");
     } finally {
+      tx.member?.finish({ joined: false });
+      tx.release?.();
       if (!handedOff) {
         if (client === undefined && connecting !== undefined) {
           // Checked out while the unit of work was ending: hand it straight back.
@@ -757,6 +816,86 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         }
         release(destroy);
       }
+    }
+  }
+
+  /**
+   * Runs one group of a wallet's lane: each member decides in turn on the rows the members before it left, then
+   * the plans of those that joined go in one message — `BEGIN`, the re-check of the rows the group read from the
+   * cache, every plan in order, `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
+   * a lost answer leaves each with an unknown outcome (resolved, as for one unit, through its idempotency key).
+   */
+  async function runGroup(members: readonly Member[]): Promise<void> {
+    const base = new RowView(cache);
+    const joined: { readonly member: Member; readonly statements: readonly string[] }[] = [];
+    const out: Member[] = [];
+    for (const member of members) {
+      const child = base.child();
+      member.start(child);
+      const done = await member.done;
+      if (!done.joined) {
+        out.push(member);
+        continue;
+      }
+      base.merge(child);
+      joined.push({ member, statements: done.statements });
+    }
+    // Members out of the group run again under the locks once the group has ended, so that they see its writes.
+    const settle = (outcome: GroupOutcome) => {
+      for (const j of joined) j.member.settle(outcome);
+      for (const m of out) m.settle({ kind: "rerun" });
+    };
+    if (joined.length === 0) {
+      settle({ kind: "rerun" });
+      return;
+    }
+    const text = [
+      BEGIN,
+      ...readSetChecks(base.readSet(), sql.schema),
+      ...joined.flatMap((j) => j.statements),
+      "COMMIT",
+    ].join(";\n");
+    let client: PoolClientLike;
+    try {
+      client = await pool.connect();
+    } catch {
+      // Nothing sent: each member runs again alone (and meets the connection failure there, typed).
+      settle({ kind: "rerun" });
+      return;
+    }
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+    };
+    client.on?.("error", onError);
+    let broken = false;
+    try {
+      const results = allResults(await client.query(text));
+      const last = results[results.length - 1] as
+        | (QueryResultLike & { readonly command?: unknown })
+        | undefined;
+      if (last?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+      if (cache !== undefined) base.commitTo(cache);
+      stats.committed += joined.length;
+      stats.groups++;
+      settle({ kind: "committed" });
+    } catch (error) {
+      if (cache !== undefined) base.forget(cache);
+      if (lost !== undefined || isLostAnswer(error)) {
+        broken = true;
+        settle({ kind: "lost", error: asConnectionLoss(lost ?? error, "commit") });
+        return;
+      }
+      stats.missed += joined.length;
+      try {
+        await client.query("ROLLBACK");
+      } catch {
+        broken = true;
+      }
+      settle({ kind: "rerun" });
+    } finally {
+      client.removeListener?.("error", onError);
+      client.release(broken || lost !== undefined ? true : undefined);
     }
   }
 
