@@ -87,23 +87,17 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
   const lines: string[] = [];
   try {
     await migrate(pool);
-    const all = Array.from({ length: MANY_WALLETS }, (_, i) => `w${String(i).padStart(4, "0")}`);
-    const setup = fesOver(createPostgresStorage({ pool }));
-    for (const id of all) {
-      (await setup.createWallet({ walletId: id, currency: "USD" }))._unsafeUnwrap();
-      (
-        await setup.deposit({
-          walletId: id,
-          amountMinor: FUNDS,
-          currency: "USD",
-          idempotencyKey: `fund:${id}`,
-        })
-      )._unsafeUnwrap();
-    }
-    const hot = [all[0] as string];
-
-    const fast = await roundTrips(pool, all[1] as string, {});
-    const slow = await roundTrips(pool, all[2] as string, { speculative: false });
+    // Each variant has wallets of its own (an instance's cache stays its own), funded by SQL.
+    const set = (prefix: string) =>
+      Array.from({ length: MANY_WALLETS }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
+    const sets = { floor: set("f"), api: set("a"), locking: set("l"), two: set("x"), counted: set("c") };
+    const every = Object.values(sets).flat();
+    await pool.query(
+      "INSERT INTO sms_fes.wallets (id, currency, balance_minor, version, created_at_ms) SELECT unnest($1::text[]), 'USD', $2, 1, 0",
+      [every, FUNDS],
+    );
+    const fast = await roundTrips(pool, sets.counted[1] as string, {});
+    const slow = await roundTrips(pool, sets.counted[2] as string, { speculative: false });
     lines.push(
       `round trips per unit: freeze ${fast.freeze}, settle ${fast.settle} (locking path: freeze ${slow.freeze}, settle ${slow.settle}; floor: 1 each)`,
       `${CYCLES} cycles per cell, median of ${ROUNDS} interleaved rounds; ratio = api/floor throughput (≥ 1 is at or above the floor)`,
@@ -115,26 +109,32 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
       const p = new pg.Pool({ connectionString: server.url, max: 32 });
       p.on("error", () => {});
       const storage = createPostgresStorage({ pool: p });
-      const variants: [string, Cycle][] = [
-        ["floor", floorCycle(p)],
-        ["api", apiCycle(fesOver(storage))],
-        ["locking", apiCycle(fesOver(createPostgresStorage({ pool: p, speculative: false })))],
+      const variants: [string, Cycle, readonly string[]][] = [
+        ["floor", floorCycle(p), sets.floor],
+        ["api", apiCycle(fesOver(storage)), sets.api],
+        ["locking", apiCycle(fesOver(createPostgresStorage({ pool: p, speculative: false }))), sets.locking],
       ];
-      for (const [, cycle] of variants) await measure(cycle, 4, all, `warm${tag++}`, 200);
+      // Warm up: every wallet once (the api instance caches its wallets as a running application would).
+      for (const [, cycle, wallets] of variants)
+        await measure(cycle, 32, wallets, `warm${tag++}`, MANY_WALLETS);
       lines.push(
         durable
           ? "durable commits (fsync, synchronous_commit on):"
           : "fast settings (fsync, synchronous_commit off):",
       );
-      for (const [label, wallets] of [
-        [`${MANY_WALLETS} wallets`, all],
-        ["1 hot wallet", hot],
+      for (const [label, hot] of [
+        [`${MANY_WALLETS} wallets`, false],
+        ["1 hot wallet", true],
       ] as const) {
         for (const workers of WORKER_COUNTS) {
           const cells = new Map<string, Cell[]>(variants.map(([name]) => [name, []]));
           for (let r = 0; r < ROUNDS; r++) {
-            for (const [name, cycle] of variants)
-              cells.get(name)?.push(await measure(cycle, workers, wallets, `c${tag++}`, CYCLES));
+            for (const [name, cycle, wallets] of variants)
+              cells
+                .get(name)
+                ?.push(
+                  await measure(cycle, workers, hot ? wallets.slice(0, 1) : wallets, `c${tag++}`, CYCLES),
+                );
           }
           const m = (name: string): Cell => {
             const c = cells.get(name) ?? [];
@@ -151,7 +151,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
       }
       const s = storage.speculationStats();
       lines.push(
-        `  api units: ${s.committed} speculative commits, ${s.missed} missed, ${s.confirmed} confirmed under locks, ${s.locking} locking`,
+        `  api units: ${s.committed} speculative commits (in ${s.groups} group commits), ${s.missed} missed, ${s.confirmed} confirmed under locks, ${s.locking} locking`,
       );
 
       // Two instances: two storages (two caches) over the same database, every settle on the other instance.
@@ -159,15 +159,16 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
       const b = createPostgresStorage({ pool: p });
       const crossed = apiCycle(fesOver(a), fesOver(b));
       const floorHere = floorCycle(p);
-      const same = apiCycle(fesOver(a));
-      await measure(crossed, 8, all, `warm${tag++}`, 200);
+      const same = variants[1]?.[1] as Cycle;
+      const all = sets.two;
+      await measure(crossed, 32, all, `warm${tag++}`, MANY_WALLETS);
       const before = [a.speculationStats(), b.speculationStats()];
       const cross: Cell[] = [];
       const single: Cell[] = [];
       const fl: Cell[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        fl.push(await measure(floorHere, 8, all, `c${tag++}`, CYCLES));
-        single.push(await measure(same, 8, all, `c${tag++}`, CYCLES));
+        fl.push(await measure(floorHere, 8, sets.floor, `c${tag++}`, CYCLES));
+        single.push(await measure(same, 8, sets.api, `c${tag++}`, CYCLES));
         cross.push(await measure(crossed, 8, all, `c${tag++}`, CYCLES));
       }
       const after = [a.speculationStats(), b.speculationStats()];
@@ -185,13 +186,15 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
       const pr: Cell[] = [];
       const un: Cell[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        un.push(await measure(floorHere, 8, all, `c${tag++}`, CYCLES));
-        pr.push(await measure(prepared, 8, all, `c${tag++}`, CYCLES));
+        un.push(await measure(floorHere, 8, sets.floor, `c${tag++}`, CYCLES));
+        pr.push(await measure(prepared, 8, sets.floor, `c${tag++}`, CYCLES));
       }
       lines.push(
         `  prepared statements, floor at 8 workers: ×${(medianOf(pr, "perSecond") / medianOf(un, "perSecond")).toFixed(2)} the unnamed floor`,
       );
-      lines.push(`  money check: wallets + platform accounts = ${await moneyDrift(p)} (0 expected)`);
+      lines.push(
+        `  money check: wallets + platform accounts − funding = ${(await moneyDrift(p)) - FUNDS * every.length} (0 expected)`,
+      );
       await p.end();
     }
     return {

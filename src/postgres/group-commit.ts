@@ -1,3 +1,4 @@
+import type { CommitPlan } from "../storage/port.js";
 import type { RowView } from "./row-cache.js";
 
 /**
@@ -10,7 +11,11 @@ import type { RowView } from "./row-cache.js";
 
 /** How a member's work ended: in the group with its plan statements, or out of it (to be run again alone). */
 export type MemberDone =
-  | { readonly joined: true; readonly statements: readonly string[] }
+  | {
+      readonly joined: true;
+      readonly statements: readonly string[];
+      readonly plans: readonly CommitPlan[];
+    }
   | { readonly joined: false };
 
 /** What became of a group: committed; failed with an ERROR answer (each unit runs again alone); answer lost. */

@@ -40,7 +40,7 @@ import {
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
-import { planStatement } from "./plan.js";
+import { groupStatement, planStatement } from "./plan.js";
 import {
   allResults,
   lastResult,
@@ -247,6 +247,8 @@ class PgUnitOfWork implements StorageTx {
   begun = false;
   /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
   readonly pending: string[] = [];
+  /** The plans applied, in order (a group commit folds those of its members into one statement). */
+  readonly plans: CommitPlan[] = [];
   /** The rows this unit read and wrote (and, while speculative, what it read from the cache). */
   view: RowView;
   /** Whether loads are still answered from the cache (until the first one it cannot answer). */
@@ -420,6 +422,7 @@ class PgUnitOfWork implements StorageTx {
     }
     if (statement === undefined) return;
     this.view.apply(plan);
+    this.plans.push(plan);
     // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
     this.pending.push(statement);
   }
@@ -739,7 +742,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           await member.outcome;
           return { kind: "locking" };
         }
-        member.finish({ joined: true, statements: [...tx.pending] });
+        member.finish({ joined: true, statements: [...tx.pending], plans: [...tx.plans] });
         const outcome = await member.outcome;
         if (outcome.kind === "committed") return { kind: "done", value: value as T };
         if (outcome.kind === "rerun") return { kind: "locking" };
@@ -827,7 +830,11 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
    */
   async function runGroup(members: readonly Member[]): Promise<void> {
     const base = new RowView(cache);
-    const joined: { readonly member: Member; readonly statements: readonly string[] }[] = [];
+    const joined: {
+      readonly member: Member;
+      readonly statements: readonly string[];
+      readonly plans: readonly CommitPlan[];
+    }[] = [];
     const out: Member[] = [];
     for (const member of members) {
       const child = base.child();
@@ -838,7 +845,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         continue;
       }
       base.merge(child);
-      joined.push({ member, statements: done.statements });
+      joined.push({ member, statements: done.statements, plans: done.plans });
     }
     // Members out of the group run again under the locks once the group has ended, so that they see its writes.
     const settle = (outcome: GroupOutcome) => {
@@ -849,10 +856,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       settle({ kind: "rerun" });
       return;
     }
+    // One statement for the whole group where the plans fold into one; else one statement per plan, in order.
+    let folded: string | undefined;
+    try {
+      folded =
+        joined.length > 1
+          ? groupStatement(
+              joined.flatMap((j) => j.plans),
+              sql.schema,
+            )
+          : undefined;
+    } catch {
+      folded = undefined;
+    }
     const text = [
       BEGIN,
       ...readSetChecks(base.readSet(), sql.schema),
-      ...joined.flatMap((j) => j.statements),
+      ...(folded === undefined ? joined.flatMap((j) => j.statements) : [folded]),
       "COMMIT",
     ].join(";\n");
     let client: PoolClientLike;

@@ -6,6 +6,7 @@ import { createFakeProvider } from "../../src/testing/fake-provider.js";
 import { ManualClock } from "../../src/testing/manual-clock.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
+import { activation, wallet } from "./fixtures.js";
 
 /**
  * Group commit per wallet: units of work on one hot wallet that arrive while one is in flight decide one after the
@@ -35,7 +36,7 @@ async function walletWith(fes: Fes, amountMinor: number): Promise<string> {
   return walletId;
 }
 
-/** A pool whose connections lose the answer of every group commit (a message with several plans) after it ran. */
+/** A pool whose connections lose the answer of every group commit (several units in one message) after it ran. */
 function losingGroupAnswers(inner: pg.Pool): { pool: PoolLike; lost: () => number } {
   let lost = 0;
   return {
@@ -47,7 +48,8 @@ function losingGroupAnswers(inner: pg.Pool): { pool: PoolLike; lost: () => numbe
         return {
           async query(text: string, values?: unknown[]) {
             const result = await client.query(text, values);
-            if (text.endsWith("COMMIT") && text.split(";\nWITH ").length > 2) {
+            // A group commit: one message with the idempotency records of several withdrawals.
+            if (text.endsWith("COMMIT") && text.split("'wallet.withdraw'").length > 2) {
               lost++;
               throw new Error("Connection terminated unexpectedly");
             }
@@ -143,5 +145,36 @@ describe("group commit", () => {
       balanceMinor: 920,
     });
     expect(await checkLedgerInvariants(retried.read)).toEqual([]);
+  });
+
+  it("members that write the same activation one after the other commit as one statement each, versions in order", async () => {
+    const storage = createPostgresStorage({ pool });
+    const walletId = fresh("w");
+    const id = fresh("act");
+    await storage.transaction(async (tx) => {
+      await tx.load({ walletIds: [walletId], activationId: id });
+      await tx.apply({
+        createWallets: [wallet(walletId)],
+        activations: [{ record: activation(id, { walletId }), expectedVersion: null }],
+      });
+    });
+    const append = (code: string) =>
+      storage.transaction(async (tx) => {
+        const { activation: current } = await tx.load({ walletIds: [walletId], activationId: id });
+        if (current === undefined) throw new Error("the activation is missing");
+        await tx.apply({
+          activations: [
+            { record: { ...current, codes: [...current.codes, code] }, expectedVersion: current.version },
+          ],
+        });
+        return current.version;
+      });
+    const before = storage.speculationStats();
+    const seen = await Promise.all(["1", "2", "3", "4"].map(append));
+    expect([...seen].sort()).toEqual([1, 2, 3, 4]);
+    const stored = await storage.read.getActivation(id);
+    expect(stored).toMatchObject({ version: 5 });
+    expect([...(stored?.codes ?? [])].sort()).toEqual(["1", "2", "3", "4"]);
+    expect(storage.speculationStats().groups).toBeGreaterThan(before.groups);
   });
 });
