@@ -312,6 +312,7 @@ class PgUnitOfWork implements StorageTx {
     if (this.failure !== undefined) throw asConflict(this.failure) ?? this.failure;
     if (this.speculating) {
       if (this.first && this.lanes !== undefined) {
+        this.first = false;
         const wallets = new Set(request.walletIds.filter((id) => !isPlatformAccountId(id)));
         const [only] = wallets;
         if (wallets.size === 1 && only !== undefined) {
