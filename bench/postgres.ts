@@ -1,16 +1,18 @@
 /**
- * FES cycles per second on PostgreSQL: freeze → settle, each step one unit of work through the adapter (lock the
- * wallet, read what the step needs, apply the commit plan), with 1, 8 and 32 concurrent workers, over 1,000
+ * FES cycles per second on PostgreSQL: freeze → settle, each step one unit of work through the adapter's locking
+ * path (lock the wallet, read what the step needs, apply the commit plan; the speculative path is measured through
+ * the public API in postgres-fes.ts), with 1, 8 and 32 concurrent workers, over 1,000
  * wallets and over one hot wallet. Baselines on the same throwaway server in the same run, writing the same rows
  * (wallet counters, hold, settle transfer, idempotency row, audit rows) in one transaction per step:
  * - floor: one hand-written statement per step (data-modifying CTEs, autocommit): one round trip, the minimum;
  * - naive: the same reads and rows as separate statements inside BEGIN … COMMIT (8 and 11 round trips).
  */
 import pg from "pg";
-import { createPostgresStorage, migrate, type PoolLike } from "../src/postgres/index.js";
+import { createPostgresStorage, migrate } from "../src/postgres/index.js";
 import type { Storage } from "../src/storage/port.js";
 import { countingPool } from "../test/postgres/fixtures.js";
 import { startThrowawayServer } from "../test/postgres/throwaway-server.js";
+import { type Cycle, floorCycle } from "./postgres-shared.js";
 
 const WORKER_COUNTS = [1, 8, 32];
 const CYCLES = Number(process.env.FES_BENCH_PG_CYCLES ?? 600);
@@ -18,8 +20,6 @@ const MANY_WALLETS = 1_000;
 /** Messages per naive cycle: BEGIN, 2 reads, 4 writes, COMMIT; BEGIN, 3 reads, 6 writes, COMMIT. */
 const NAIVE_TRIPS = 8 + 11;
 const FUNDS = 1_000_000_000;
-
-type Cycle = (walletId: string, n: string) => Promise<void>;
 
 /** The adapter: two units of work per cycle, written as the core writes them (load → decide → apply). */
 function adapterCycle(storage: Storage): Cycle {
@@ -128,50 +128,6 @@ function adapterCycle(storage: Storage): Cycle {
         ],
       });
     });
-  };
-}
-
-/*
- * The floor: the same rows as the adapter (wallet counters, hold, settle transfer, idempotency row, audit rows),
- * one hand-written statement per step in autocommit: the wallet update is the lock, the idempotency insert the
- * replay guard (ON CONFLICT DO NOTHING), and every other write hangs off the rows those return.
- */
-const FLOOR_FREEZE = `WITH w AS (
-  UPDATE sms_fes.wallets SET frozen_minor = frozen_minor + 100, version = version + 1
-  WHERE id = $1 AND balance_minor - frozen_minor >= 100 RETURNING id),
-i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
-  SELECT $4, 'freeze', 'x', jsonb_build_object('holdId', $2::text), 1 FROM w RETURNING 1),
-h AS (INSERT INTO sms_fes.holds (id, wallet_id, currency, amount_minor, state, owner_type, owner_id, created_at_ms)
-  SELECT $2, id, 'USD', 100, 'open', 'manual', $3, 1 FROM w RETURNING 1),
-a AS (INSERT INTO sms_fes.audit_trail (id, at_ms, actor, action, subject_type, subject_id, before, after, idempotency_key)
-  SELECT $4 || '#a0', 1, 'platform', 'hold.freeze', 'hold', $2, NULL, jsonb_build_object('amountMinor', 100, 'walletId', id), $4
-  FROM w RETURNING 1)
-SELECT count(*) FROM w`;
-
-const FLOOR_SETTLE = `WITH h AS (
-  UPDATE sms_fes.holds SET state = 'settled', settled_minor = 100, resolved_at_ms = 2
-  WHERE id = $2 AND state = 'open' RETURNING wallet_id),
-w AS (UPDATE sms_fes.wallets SET balance_minor = balance_minor - 100, frozen_minor = frozen_minor - 100,
-  version = version + 1 WHERE id = $1 AND id = (SELECT wallet_id FROM h) RETURNING id, balance_minor),
-t AS (INSERT INTO sms_fes.transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency, wallet_id,
-  wallet_balance_after_minor, hold_id, operation_id, created_at_ms)
-  SELECT $3, 'settle', id, '@revenue:USD', 100, 'USD', id, balance_minor, $2, $4, 2 FROM w RETURNING 1),
-i AS (INSERT INTO sms_fes.idempotency_keys (key, operation, fingerprint, result, created_at_ms)
-  SELECT $5, 'settle', 'x', jsonb_build_object('holdId', $2::text), 2 FROM w RETURNING 1),
-a AS (INSERT INTO sms_fes.audit_trail (id, at_ms, actor, action, subject_type, subject_id, before, after, idempotency_key)
-  SELECT $5 || '#a0', 2, 'platform', 'wallet.settle', 'wallet', id, jsonb_build_object('balanceMinor', balance_minor + 100),
-    jsonb_build_object('balanceMinor', balance_minor), $5 FROM w
-  UNION ALL
-  SELECT $5 || '#a1', 2, 'platform', 'hold.settle', 'hold', $2, '{"state":"open"}',
-    '{"state":"settled","settledMinor":100,"releasedMinor":0}', $5 FROM w
-  RETURNING 1)
-SELECT count(*) FROM w`;
-
-/** The floor: one statement per step, in autocommit (its own transaction). */
-function floorCycle(pool: PoolLike): Cycle {
-  return async (walletId, n) => {
-    await pool.query(FLOOR_FREEZE, [walletId, `hold:${n}`, n, `f:${n}`]);
-    await pool.query(FLOOR_SETTLE, [walletId, `hold:${n}`, `s:${n}#t0`, n, `s:${n}`]);
   };
 }
 
@@ -291,11 +247,11 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
 
     // Round trips per step, counted on the wire.
     const counting = countingPool(pool);
-    const counted = adapterCycle(createPostgresStorage({ pool: counting.pool }));
+    const counted = adapterCycle(createPostgresStorage({ pool: counting.pool, speculative: false }));
     await counted(all[1]!, "rt");
     const adapterTrips = counting.roundTrips();
 
-    const adapter = adapterCycle(createPostgresStorage({ pool }));
+    const adapter = adapterCycle(createPostgresStorage({ pool, speculative: false }));
     const floor = floorCycle(pool);
     const naive = naiveCycle(pool);
     await measure(adapter, 4, all, "warm-a");

@@ -194,9 +194,18 @@ export function walletOperations(ctx: FesContext) {
       }));
     };
 
-  /** Reads a hold outside a unit of work to learn its wallet (the lock is taken before the decision). */
+  /**
+   * Learns the wallet of a hold outside a unit of work (the lock is taken before the decision). The owner of a
+   * hold never changes, so an adapter that caches holds answers without a round trip.
+   */
   const holdWallet = async (holdId: string): Promise<Result<string, HoldNotFound | StorageFailure>> => {
-    const read = await readStorage(() => ctx.storage.read.getHold(holdId));
+    const { storage } = ctx;
+    if (storage.walletOfHold !== undefined) {
+      const owner = await readStorage(() => storage.walletOfHold?.(holdId) ?? Promise.resolve(undefined));
+      if (owner.isErr()) return err(owner.error);
+      return owner.value === undefined ? err(errors.holdNotFound(holdId)) : ok(owner.value);
+    }
+    const read = await readStorage(() => storage.read.getHold(holdId));
     if (read.isErr()) return err(read.error);
     return read.value === undefined ? err(errors.holdNotFound(holdId)) : ok(read.value.walletId);
   };

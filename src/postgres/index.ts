@@ -24,7 +24,11 @@ export { MIGRATIONS, type Migration } from "./migrations.generated.js";
 export type { PoolClientLike, PoolLike, Queryable, QueryResultLike } from "./queryable.js";
 export {
   createPostgresStorage,
+  DEFAULT_CACHE_SIZE,
+  DEFAULT_MAX_GROUP_SIZE,
   DEFAULT_MAX_RETRIES,
   DEFAULT_SCHEMA,
+  type PostgresStorage,
   type PostgresStorageOptions,
+  type SpeculationStats,
 } from "./storage.js";

@@ -1,4 +1,10 @@
-import type { ActivationRecord, HoldRecord, RentalRecord, WalletRecord } from "../core/records.js";
+import type {
+  ActivationRecord,
+  HoldRecord,
+  IdempotencyRecord,
+  RentalRecord,
+  WalletRecord,
+} from "../core/records.js";
 import { type CommitPlan, StorageConflictError, type VersionedWrite } from "../storage/port.js";
 import {
   activationColumns,
@@ -171,6 +177,54 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
 
 /** The statement for `plan`, or `undefined` when the plan writes nothing. `schema` is already quoted. */
 export function planStatement(plan: CommitPlan, schema: string): string | undefined {
+  return statementOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema);
+}
+
+/**
+ * The plans of a group commit as one statement, as if one plan held them all in order (several idempotency
+ * records among them), so that the server parses and plans one statement for the whole group. `undefined` when
+ * they cannot be folded into one: two of them write the same activation or rental (each write adds a version,
+ * a folded one would add one), open the same hold or create the same wallet; the caller then sends them one
+ * statement each.
+ */
+export function groupStatement(plans: readonly CommitPlan[], schema: string): string | undefined {
+  const seen = new Set<string>();
+  const once = (kind: string, id: string) => {
+    const key = `${kind}\u0000${id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+  for (const p of plans) {
+    for (const w of p.activations ?? []) if (!once("a", w.record.id)) return undefined;
+    for (const w of p.rentals ?? []) if (!once("r", w.record.id)) return undefined;
+    for (const h of p.openHolds ?? []) if (!once("h", h.id)) return undefined;
+    for (const w of p.createWallets ?? []) if (!once("w", w.id)) return undefined;
+  }
+  const all = <T>(pick: (p: CommitPlan) => readonly T[] | undefined): T[] =>
+    plans.flatMap((p) => pick(p) ?? []);
+  const merged: CommitPlan = {
+    createWallets: all((p) => p.createWallets),
+    walletDeltas: all((p) => p.walletDeltas),
+    transfers: all((p) => p.transfers),
+    openHolds: all((p) => p.openHolds),
+    resolveHolds: all((p) => p.resolveHolds),
+    activations: all((p) => p.activations),
+    rentals: all((p) => p.rentals),
+    audit: all((p) => p.audit),
+  };
+  return statementOf(
+    merged,
+    all((p) => (p.idempotency === undefined ? [] : [p.idempotency])),
+    schema,
+  );
+}
+
+function statementOf(
+  plan: CommitPlan,
+  idempotency: readonly IdempotencyRecord[],
+  schema: string,
+): string | undefined {
   const sections: Section[] = [];
 
   // Wallets: new rows (with the plan's own deltas folded in), then the summed deltas of existing wallets.
@@ -269,11 +323,9 @@ export function planStatement(plan: CommitPlan, schema: string): string | undefi
     ...versionedSections<RentalRecord>(schema, "rentals", rentalColumns, plan.rentals ?? [], "rental"),
   );
 
-  if (plan.idempotency !== undefined) {
+  if (idempotency.length > 0) {
     sections.push(
-      insertSection("idempotency_inserts", `${schema}.idempotency_keys`, idempotencyColumns, [
-        plan.idempotency,
-      ]),
+      insertSection("idempotency_inserts", `${schema}.idempotency_keys`, idempotencyColumns, idempotency),
     );
   }
 

@@ -38,8 +38,9 @@ import {
   walletColumns,
 } from "./columns.js";
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
+import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
-import { planStatement } from "./plan.js";
+import { groupStatement, planStatement } from "./plan.js";
 import {
   allResults,
   lastResult,
@@ -48,6 +49,8 @@ import {
   type Queryable,
   type QueryResultLike,
 } from "./queryable.js";
+import { readSetChecks } from "./read-check.js";
+import { RowCache, RowView } from "./row-cache.js";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 
 /** The schema the migrations create when none is given. */
@@ -70,7 +73,54 @@ export interface PostgresStorageOptions {
    * event without a listener does); the pool drops the connection and opens a new one when asked. Default: ignore.
    */
   readonly onIdleConnectionError?: (error: Error) => void;
+  /**
+   * Speculative units of work (default on): a unit of work whose loads the cache of committed rows can answer
+   * skips the locking load and sends its plan in one message with a re-check of every row it read (see
+   * `docs/postgres.md`). Off: every unit of work takes its locks with the load.
+   */
+  readonly speculative?: boolean;
+  /** How many committed rows the per-process cache keeps (least recently used out); default 10,000. */
+  readonly cacheSize?: number;
+  /**
+   * Group commit per wallet (default on, with the speculative path): units of work on the same single wallet that
+   * arrive while one is in flight wait in the process and commit together, in one transaction (see
+   * `docs/postgres.md`). Off: each unit of work commits on its own.
+   */
+  readonly groupCommit?: boolean;
+  /** Most units of work in one group commit; default 64. */
+  readonly maxGroupSize?: number;
+  /**
+   * For tests of the speculative path only: called on each read from the cache; when it answers `true` the read
+   * is served a stale row (the row's previous version, as a writer behind the cache's back would leave it).
+   */
+  readonly staleCacheReads?: () => boolean;
 }
+
+/** The PostgreSQL storage, with counters of its speculative path. */
+export interface PostgresStorage extends Storage {
+  /** What the speculative path did since the storage was made. */
+  speculationStats(): SpeculationStats;
+}
+
+/** Counters of the speculative path. */
+export interface SpeculationStats {
+  /** Units of work committed in one round trip from cached rows. */
+  readonly committed: number;
+  /** Speculative units whose re-check or plan failed (a stale cache, a key taken): rerun under the locks. */
+  readonly missed: number;
+  /** Speculative units whose decision failed (a business error, say), confirmed by a rerun under the locks. */
+  readonly confirmed: number;
+  /** Units of work that took their locks with the load. */
+  readonly locking: number;
+  /** Group commits sent (each one transaction for several units of work; the units count in `committed`). */
+  readonly groups: number;
+}
+
+/** How many committed rows the cache keeps by default. */
+export const DEFAULT_CACHE_SIZE = 10_000;
+
+/** Most units of work in one group commit by default. */
+export const DEFAULT_MAX_GROUP_SIZE = 64;
 
 /**
  * Every unit of work runs at READ COMMITTED with row locks. Writers of a wallet are serialized by
@@ -94,6 +144,7 @@ class Statements {
   readonly listWallets: string;
   readonly getIdempotency: string;
   readonly getHold: string;
+  readonly getHoldWallet: string;
   readonly getActivation: string;
   readonly findActivationByProviderId: string;
   readonly getRental: string;
@@ -116,6 +167,7 @@ class Statements {
     this.listWallets = `${from(walletColumns, "wallets")} ORDER BY id COLLATE "C"`;
     this.getIdempotency = `${from(idempotencyColumns, "idempotency_keys")} WHERE key = $1`;
     this.getHold = `${from(holdColumns, "holds")} WHERE id = $1`;
+    this.getHoldWallet = `SELECT wallet_id FROM ${s}.holds WHERE id = $1`;
     this.getActivation = `${from(activationColumns, "activations")} WHERE id = $1`;
     this.findActivationByProviderId = `${from(activationColumns, "activations")} WHERE provider = $1 AND provider_activation_id = $2 ORDER BY created_at_ms, id COLLATE "C" LIMIT 1`;
     this.getRental = `${from(rentalColumns, "rentals")} WHERE id = $1`;
@@ -174,7 +226,7 @@ interface LoadParts {
 }
 
 /**
- * One unit of work on one connection, in two round trips:
+ * One unit of work. Locking, on one connection, in two round trips:
  * 1. `BEGIN` and the whole `load` in one simple-protocol message (values inlined as escaped literals): the wallet
  *    lock first (`FOR UPDATE`, ordered `COLLATE "C"`), then one SELECT each for the idempotency record, the
  *    activation, the rental and the holds. Each statement of a READ COMMITTED transaction takes a fresh snapshot,
@@ -184,6 +236,10 @@ interface LoadParts {
  *    after a failed plan. A `load` after an `apply` sends the pending plan first, in the same message.
  * A unit of work that only reads waits for one round trip: its COMMIT (or ROLLBACK) is sent as it returns, and the
  * connection goes back to the pool once that is answered. A unit of work that touches nothing costs none.
+ *
+ * Speculative (when the cache of committed rows answers its first load): no message until the end, then one:
+ * `BEGIN`, the re-check of every row read from the cache (`read-check.ts`), the plan, `COMMIT`. A later load the
+ * cache cannot answer abandons the attempt ({@link SpeculationMissed}): the unit is run again under the locks.
  */
 class PgUnitOfWork implements StorageTx {
   /** The first database error of this unit of work; after one, PostgreSQL has aborted the transaction. */
@@ -191,13 +247,35 @@ class PgUnitOfWork implements StorageTx {
   begun = false;
   /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
   readonly pending: string[] = [];
+  /** The plans applied, in order (a group commit folds those of its members into one statement). */
+  readonly plans: CommitPlan[] = [];
+  /** The rows this unit read and wrote (and, while speculative, what it read from the cache). */
+  view: RowView;
+  /** Whether loads are still answered from the cache (until the first one it cannot answer). */
+  private speculating: boolean;
+  /** Frees the lane of this unit's wallet when it ran alone in it; called once the unit of work has ended. */
+  release: (() => void) | undefined;
+  /** The group this unit joined: its commit is the group's. */
+  member: Member | undefined;
+  private first = true;
   private ended = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly client: PoolClientLike,
+    private readonly connection: () => Promise<PoolClientLike>,
     private readonly sql: Statements,
-  ) {}
+    cache: RowCache | undefined,
+    speculate: boolean,
+    private readonly lanes: Lanes | undefined,
+  ) {
+    this.view = new RowView(speculate ? cache : undefined);
+    this.speculating = speculate && cache !== undefined;
+  }
+
+  /** Whether the decision ran on rows read from the cache (or on a group's rows). */
+  get speculative(): boolean {
+    return this.view.speculated || this.member !== undefined;
+  }
 
   /** Ends the unit of work: later calls are bugs. Resolves once every message sent has been answered. */
   async end(): Promise<void> {
@@ -210,17 +288,19 @@ class PgUnitOfWork implements StorageTx {
   }
 
   /** Sends `statements` as one simple-protocol message, `BEGIN` first when the transaction has not begun. */
-  private send(statements: readonly string[]): Promise<QueryResultLike[]> {
+  private async send(statements: readonly string[]): Promise<QueryResultLike[]> {
     const begin = !this.begun;
     this.begun = true;
     const text = (begin ? [BEGIN, ...statements] : statements).join(";\n");
-    const answered = this.client.query(text).then(
-      (result) => allResults(result).slice(begin ? 1 : 0),
-      (error: unknown) => {
-        if (this.failure === undefined) this.failure = error;
-        throw asConflict(error) ?? error;
-      },
-    );
+    const answered = this.connection()
+      .then((client) => client.query(text))
+      .then(
+        (result) => allResults(result).slice(begin ? 1 : 0),
+        (error: unknown) => {
+          if (this.failure === undefined) this.failure = error;
+          throw asConflict(error) ?? error;
+        },
+      );
     const tracked = answered.finally(() => this.inFlight.delete(tracked));
     tracked.catch(() => {});
     this.inFlight.add(tracked);
@@ -230,6 +310,34 @@ class PgUnitOfWork implements StorageTx {
   async load(request: LoadRequest): Promise<Loaded> {
     this.live();
     if (this.failure !== undefined) throw asConflict(this.failure) ?? this.failure;
+    if (this.speculating) {
+      if (this.first && this.lanes !== undefined) {
+        this.first = false;
+        const wallets = new Set(request.walletIds.filter((id) => !isPlatformAccountId(id)));
+        const [only] = wallets;
+        if (wallets.size === 1 && only !== undefined) {
+          const entry = this.lanes.enter(only);
+          if ("release" in entry) this.release = entry.release;
+          else {
+            this.member = entry.member;
+            this.view = await entry.member.turn;
+          }
+        }
+      }
+      this.first = false;
+      const answer = this.view.answer(request);
+      if (answer !== undefined) return answer;
+      // Rows read from the cache (or a group's) cannot be mixed with rows read under a lock later: run it again,
+      // locking.
+      if (this.speculative) throw new SpeculationMissed();
+      this.speculating = false;
+    }
+    const loaded = await this.lockingLoad(request);
+    this.view.loaded(request, loaded);
+    return loaded;
+  }
+
+  private async lockingLoad(request: LoadRequest): Promise<Loaded> {
     const walletIds = [...new Set(request.walletIds)].filter((id) => !isPlatformAccountId(id));
     const owners: string[] = [];
     if (request.activationId !== undefined)
@@ -314,8 +422,18 @@ class PgUnitOfWork implements StorageTx {
       throw error;
     }
     if (statement === undefined) return;
+    this.view.apply(plan);
+    this.plans.push(plan);
     // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
     this.pending.push(statement);
+  }
+}
+
+/** A speculative attempt met a load the cache cannot answer: the unit of work is run again under the locks. */
+class SpeculationMissed extends Error {
+  override readonly name = "SpeculationMissed";
+  constructor() {
+    super("the cache cannot answer this load: the unit of work runs again under the locks");
   }
 }
 
@@ -329,7 +447,16 @@ class PgReader implements StorageReader {
   constructor(
     private readonly pool: Queryable,
     private readonly sql: Statements,
+    private readonly cache: RowCache | undefined,
   ) {}
+
+  /** The wallet of a hold: from the cache (the owner of a hold never changes), else one statement. */
+  async walletOfHold(id: string): Promise<string | undefined> {
+    const cached = this.cache?.holdWallet(id);
+    if (cached !== undefined) return cached;
+    const [row] = await rows(this.pool, this.sql.getHoldWallet, [id]);
+    return row === undefined ? undefined : String(row.wallet_id);
+  }
 
   getWallet(id: string): Promise<WalletRecord | undefined> {
     return one(this.pool, walletColumns, this.sql.getWallet, [id]);
@@ -511,14 +638,33 @@ function listenForIdleErrors(pool: PoolLike, callback: ((error: Error) => void) 
   if (callback !== undefined) callbacks.add(callback);
 }
 
+/** How an attempt ended: done, to be retried (a deadlock, a serialization failure), or to be rerun under locks. */
+type Outcome<T> =
+  | { readonly kind: "done"; readonly value: T }
+  | { readonly kind: "retry"; readonly error: unknown }
+  | { readonly kind: "locking" };
+
 /**
  * The PostgreSQL storage: the {@link Storage} port over a `pg` pool (or any {@link PoolLike}), on the schema
- * created by {@link migrate}. See `docs/postgres.md` for the isolation level and the round trips.
+ * created by {@link migrate}. See `docs/postgres.md` for the isolation level, the round trips and the
+ * speculative unit of work.
  */
-export function createPostgresStorage(options: PostgresStorageOptions): Storage {
+export function createPostgresStorage(options: PostgresStorageOptions): PostgresStorage {
   const { pool } = options;
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   const sql = new Statements(quoteIdent(options.schema ?? DEFAULT_SCHEMA));
+  const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+  const cache =
+    options.speculative === false || cacheSize <= 0
+      ? undefined
+      : new RowCache(cacheSize, options.staleCacheReads);
+  const stats = { committed: 0, missed: 0, confirmed: 0, locking: 0, groups: 0 };
+  const lanes =
+    cache === undefined || options.groupCommit === false
+      ? undefined
+      : new Lanes(Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE), (members) =>
+          runGroup(members),
+        );
   listenForIdleErrors(pool, options.onIdleConnectionError);
   // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
   const reads: Queryable = {
@@ -527,30 +673,36 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         throw asConnectionLoss(error, "work");
       }),
   };
-  const read = new PgReader(reads, sql);
+  const read = new PgReader(reads, sql, cache);
 
-  /** One attempt; resolves to `retry` (with the error) after a deadlock or serialization failure. */
-  async function attempt<T>(
-    work: (tx: StorageTx) => Promise<T>,
-  ): Promise<
-    { readonly retry: true; readonly error: unknown } | { readonly retry: false; readonly value: T }
-  > {
-    let client: PoolClientLike;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw asConnectionLoss(error, "connect");
-    }
+  /** One attempt: locking, or (with `speculate`) answered from the cache while it can. */
+  async function attempt<T>(work: (tx: StorageTx) => Promise<T>, speculate: boolean): Promise<Outcome<T>> {
+    let client: PoolClientLike | undefined;
+    let connecting: Promise<PoolClientLike> | undefined;
     let lost: Error | undefined;
     // pg emits `error` on a checked-out client whose connection dies; without a listener that crashes Node.
     const onError = (error: Error) => {
       lost = error;
     };
-    client.on?.("error", onError);
+    /** The connection, checked out on first use (a speculative unit of work needs it only for its commit). */
+    const connection = (): Promise<PoolClientLike> => {
+      connecting ??= pool.connect().then(
+        (c) => {
+          c.on?.("error", onError);
+          client = c;
+          return c;
+        },
+        (error: unknown) => {
+          throw asConnectionLoss(error, "connect");
+        },
+      );
+      return connecting;
+    };
     let destroy = false;
     /** Set when the connection is handed back by a message still in flight (see `finish`). */
     let handedOff = false;
     const release = (broken: boolean) => {
+      if (client === undefined) return;
       client.removeListener?.("error", onError);
       client.release(broken || lost !== undefined ? true : undefined);
     };
@@ -560,13 +712,15 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
      * only once it is answered, so nobody else can use it inside this transaction.
      */
     const finish = (text: "COMMIT" | "ROLLBACK") => {
+      const c = client;
+      if (c === undefined) return;
       handedOff = true;
-      client.query(text).then(
+      c.query(text).then(
         () => release(false),
         () => release(true),
       );
     };
-    const tx = new PgUnitOfWork(client, sql);
+    const tx = new PgUnitOfWork(connection, sql, cache, speculate, lanes);
     try {
       let value: T | undefined;
       let rejected = false;
@@ -578,17 +732,49 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         rejection = error;
       }
       await tx.end();
-      if (!rejected && tx.failure === undefined) {
-        if (tx.pending.length === 0) {
-          if (tx.begun) finish("COMMIT");
-          return { retry: false, value: value as T };
+      const member = tx.member;
+      if (member !== undefined) {
+        if (rejected || tx.failure !== undefined) {
+          // Out of the group, nothing of it sent: confirmed (or not) alone, under the locks, once the group has
+          // ended (so that the rerun sees what the units before it in the group wrote).
+          member.finish({ joined: false });
+          if (rejection instanceof SpeculationMissed) stats.missed++;
+          else stats.confirmed++;
+          await member.outcome;
+          return { kind: "locking" };
         }
-        // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded.
-        const text = [...(tx.begun ? [] : [BEGIN]), ...tx.pending, "COMMIT"].join(";\n");
+        member.finish({ joined: true, statements: [...tx.pending], plans: [...tx.plans] });
+        const outcome = await member.outcome;
+        if (outcome.kind === "committed") return { kind: "done", value: value as T };
+        if (outcome.kind === "rerun") return { kind: "locking" };
+        throw outcome.error;
+      }
+      const speculative = tx.speculative;
+      if (speculative && (rejected || tx.failure !== undefined)) {
+        // Decided on cached rows and nothing sent: an error (a business error among them) is confirmed, or not,
+        // by the same work under the locks; rows that can no longer be trusted are dropped first.
+        if (!(rejection instanceof SpeculationMissed)) stats.confirmed++;
+        else stats.missed++;
+        if (cache !== undefined) tx.view.forget(cache);
+        return { kind: "locking" };
+      }
+      if (!rejected && tx.failure === undefined) {
+        const checks = speculative ? readSetChecks(tx.view.readSet(), sql.schema) : [];
+        if (tx.pending.length === 0 && checks.length === 0) {
+          if (tx.begun) finish("COMMIT");
+          if (tx.begun) stats.locking++;
+          // Rows read under the locks are committed state.
+          if (cache !== undefined) tx.view.commitTo(cache);
+          return { kind: "done", value: value as T };
+        }
+        // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded (or loaded
+        // from the cache, whose rows are re-checked first).
+        const text = [...(tx.begun ? [] : [BEGIN]), ...checks, ...tx.pending, "COMMIT"].join(";\n");
         let results: QueryResultLike[];
         try {
-          results = allResults(await client.query(text));
+          results = allResults(await (await connection()).query(text));
         } catch (error) {
+          if (cache !== undefined) tx.view.forget(cache);
           if (lost !== undefined || isLostAnswer(error)) {
             // The answer is lost, so the outcome is unknown (COMMIT may have run): the connection goes, the
             // error surfaces as it is. Never retried: the core reconciles through its idempotency keys.
@@ -598,7 +784,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
           // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
           // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
           finish("ROLLBACK");
-          if (isRetryable(error)) return { retry: true, error };
+          if (speculative) {
+            // A cached row changed, a key was taken, a lock was contended: the locking run reads what is there.
+            stats.missed++;
+            return { kind: "locking" };
+          }
+          if (isRetryable(error)) return { kind: "retry", error };
           throw asConflict(error) ?? error;
         }
         // COMMIT of an aborted transaction answers ROLLBACK instead of failing: never report that as success.
@@ -606,20 +797,133 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
           | (QueryResultLike & { readonly command?: unknown })
           | undefined;
         if (committed?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
-        return { retry: false, value: value as T };
+        if (speculative) stats.committed++;
+        else stats.locking++;
+        if (cache !== undefined) tx.view.commitTo(cache);
+        return { kind: "done", value: value as T };
       }
       if (tx.begun) finish("ROLLBACK");
-      if (isRetryable(tx.failure)) return { retry: true, error: tx.failure };
+      if (isRetryable(tx.failure)) return { kind: "retry", error: tx.failure };
       // No COMMIT was sent: a lost connection here means nothing was committed.
       if (rejected) throw asConnectionLoss(rejection, "work");
       throw asConflict(tx.failure) ?? asConnectionLoss(tx.failure, "work");
     } finally {
-      if (!handedOff) release(destroy);
+      tx.member?.finish({ joined: false });
+      tx.release?.();
+      if (!handedOff) {
+        if (client === undefined && connecting !== undefined) {
+          // Checked out while the unit of work was ending: hand it straight back.
+          await connecting.then(
+            () => undefined,
+            () => undefined,
+          );
+        }
+        release(destroy);
+      }
+    }
+  }
+
+  /**
+   * Runs one group of a wallet's lane: each member decides in turn on the rows the members before it left, then
+   * the plans of those that joined go in one message — `BEGIN`, the re-check of the rows the group read from the
+   * cache, every plan in order, `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
+   * a lost answer leaves each with an unknown outcome (resolved, as for one unit, through its idempotency key).
+   */
+  async function runGroup(members: readonly Member[]): Promise<void> {
+    const base = new RowView(cache);
+    const joined: {
+      readonly member: Member;
+      readonly statements: readonly string[];
+      readonly plans: readonly CommitPlan[];
+    }[] = [];
+    const out: Member[] = [];
+    for (const member of members) {
+      const child = base.child();
+      member.start(child);
+      const done = await member.done;
+      if (!done.joined) {
+        out.push(member);
+        continue;
+      }
+      base.merge(child);
+      joined.push({ member, statements: done.statements, plans: done.plans });
+    }
+    // Members out of the group run again under the locks once the group has ended, so that they see its writes.
+    const settle = (outcome: GroupOutcome) => {
+      for (const j of joined) j.member.settle(outcome);
+      for (const m of out) m.settle({ kind: "rerun" });
+    };
+    if (joined.length === 0) {
+      settle({ kind: "rerun" });
+      return;
+    }
+    // One statement for the whole group where the plans fold into one; else one statement per plan, in order.
+    let folded: string | undefined;
+    try {
+      folded =
+        joined.length > 1
+          ? groupStatement(
+              joined.flatMap((j) => j.plans),
+              sql.schema,
+            )
+          : undefined;
+    } catch {
+      folded = undefined;
+    }
+    const text = [
+      BEGIN,
+      ...readSetChecks(base.readSet(), sql.schema),
+      ...(folded === undefined ? joined.flatMap((j) => j.statements) : [folded]),
+      "COMMIT",
+    ].join(";\n");
+    let client: PoolClientLike;
+    try {
+      client = await pool.connect();
+    } catch {
+      // Nothing sent: each member runs again alone (and meets the connection failure there, typed).
+      settle({ kind: "rerun" });
+      return;
+    }
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+    };
+    client.on?.("error", onError);
+    let broken = false;
+    try {
+      const results = allResults(await client.query(text));
+      const last = results[results.length - 1] as
+        | (QueryResultLike & { readonly command?: unknown })
+        | undefined;
+      if (last?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+      if (cache !== undefined) base.commitTo(cache);
+      stats.committed += joined.length;
+      stats.groups++;
+      settle({ kind: "committed" });
+    } catch (error) {
+      if (cache !== undefined) base.forget(cache);
+      if (lost !== undefined || isLostAnswer(error)) {
+        broken = true;
+        settle({ kind: "lost", error: asConnectionLoss(lost ?? error, "commit") });
+        return;
+      }
+      stats.missed += joined.length;
+      try {
+        await client.query("ROLLBACK");
+      } catch {
+        broken = true;
+      }
+      settle({ kind: "rerun" });
+    } finally {
+      client.removeListener?.("error", onError);
+      client.release(broken || lost !== undefined ? true : undefined);
     }
   }
 
   return {
     read,
+    speculationStats: () => ({ ...stats }),
+    walletOfHold: (holdId) => read.walletOfHold(holdId),
     async pruneIdempotency(query: IdempotencyPruneQuery): Promise<number> {
       const result = lastResult(
         await reads.query(
@@ -631,11 +935,17 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       return result.rows.length;
     },
     async transaction<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-      for (let retries = 0; ; retries++) {
-        const outcome = await attempt(work);
-        if (!outcome.retry) return outcome.value;
+      let speculate = cache !== undefined;
+      for (let retries = 0; ; ) {
+        const outcome = await attempt(work, speculate);
+        if (outcome.kind === "done") return outcome.value;
+        if (outcome.kind === "locking") {
+          // At most once per call: the rerun takes its locks with the load.
+          speculate = false;
+          continue;
+        }
         // Past the bound the deadlock or serialization failure surfaces as it is, SQLSTATE and all.
-        if (retries >= maxRetries) throw outcome.error;
+        if (retries++ >= maxRetries) throw outcome.error;
       }
     },
   };

@@ -37,6 +37,12 @@ export interface Storage {
    * memory and PostgreSQL adapters implement it.
    */
   pruneIdempotency?(query: IdempotencyPruneQuery): Promise<number>;
+  /**
+   * The id of the wallet that owns the hold (which never changes), or `undefined` when there is no such hold.
+   * Optional, as `pruneIdempotency`: without it the core reads the hold with `read.getHold`; an adapter that
+   * caches holds answers without a round trip.
+   */
+  walletOfHold?(holdId: string): Promise<string | undefined>;
 }
 
 /**

@@ -10,6 +10,8 @@ import { activation, countingPool, deposit, hold, rental, settleTransfer, wallet
 let db: TestDatabase;
 let pool: pg.Pool;
 let storage: Storage;
+/** The locking path only (no cache): for the tests of its locks and round trips. */
+let locking: Storage;
 let n = 0;
 /** A fresh id per test, so tests share one database without seeing each other's rows. */
 const fresh = (prefix: string) => `${prefix}-${++n}`;
@@ -18,6 +20,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   pool = db.pool();
   storage = createPostgresStorage({ pool });
+  locking = createPostgresStorage({ pool, speculative: false });
 });
 afterAll(() => db.drop());
 
@@ -508,7 +511,7 @@ describe("transactions", () => {
   it("costs two round trips per unit that writes and one per unit that only reads", async () => {
     const id = await funded(100);
     const counting = countingPool(pool);
-    const counted = createPostgresStorage({ pool: counting.pool });
+    const counted = createPostgresStorage({ pool: counting.pool, speculative: false });
     const h = hold(fresh("h"), id, 10);
     const key = fresh("k");
     // A freeze: BEGIN + the load (lock, idempotency lookup) in one message, then the plan + COMMIT in another.
@@ -696,7 +699,7 @@ describe("load", () => {
       proceed = resolve;
     });
     const events: string[] = [];
-    const first = storage.transaction(async (tx) => {
+    const first = locking.transaction(async (tx) => {
       await tx.load({ walletIds: [id], idempotencyKey: key });
       locked();
       await mayCommit;
@@ -707,7 +710,7 @@ describe("load", () => {
       events.push("first applied");
     });
     await firstHasLock;
-    const second = storage.transaction(async (tx) => {
+    const second = locking.transaction(async (tx) => {
       const loaded = await tx.load({ walletIds: [id], idempotencyKey: key });
       events.push("second loaded");
       return loaded;

@@ -1,0 +1,90 @@
+import type { ReadSet } from "./row-cache.js";
+import { quoteLiteral } from "./sql.js";
+
+/** The guard a re-check of cached rows raises when one of them changed (a {@link StorageConflictError} guard). */
+export const STALE_CACHE = "stale_cache";
+
+const list = (ids: readonly string[]) => `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
+
+const pairs = (rows: readonly { readonly id: string; readonly value: string }[]) =>
+  rows.map((r, i) => `(${quoteLiteral(r.id)}${i === 0 ? "::text" : ""}, ${r.value})`).join(", ");
+
+/**
+ * The statements that re-check, inside the transaction of a speculative commit, every row its decision read from
+ * the cache, before the plan is written; each raises `fes_conflict('stale_cache', …)` when a row changed.
+ * 1. The wallets, locked in byte order of their ids (`FOR UPDATE`) where their version is still the one read: a
+ *    concurrent writer is waited for, and its new version then fails the check. This is the lock a locking load
+ *    takes, taken at commit.
+ * 2. Under those locks, in a statement of its own (so it reads what the lock holder before it committed): holds at
+ *    the state read, activations and rentals at the version read with the same number of owned holds, idempotency
+ *    records present, and the rows assumed absent still absent. A row the plan inserts needs no check of its own
+ *    beyond the unique key it is inserted under, but checking it here too costs one index probe and keeps the
+ *    rule simple: every read is re-checked.
+ */
+export function readSetChecks(read: ReadSet, schema: string): string[] {
+  const statements: string[] = [];
+  const fail = (what: string) => `${schema}.fes_conflict('${STALE_CACHE}', ${quoteLiteral(what)})`;
+  if (read.wallets.length > 0) {
+    const ids = read.wallets.map((w) => w.id);
+    const versions = pairs(read.wallets.map((w) => ({ id: w.id, value: `${w.version}::bigint` })));
+    statements.push(
+      `SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM ${schema}.wallets AS w WHERE w.id = ANY(${list(ids)}) ` +
+        `AND (w.id, w.version) IN (VALUES ${versions}) ORDER BY w.id COLLATE "C" FOR UPDATE OF w) AS l) <> ${ids.length} ` +
+        `THEN ${fail("a cached wallet changed")} ELSE true END AS ok`,
+    );
+  }
+  const when: string[] = [];
+  const count = (from: string, n: number, what: string) =>
+    when.push(`WHEN (SELECT count(*) FROM ${schema}.${from}) <> ${n} THEN ${fail(what)}`);
+  const none = (from: string, what: string) =>
+    when.push(`WHEN EXISTS (SELECT 1 FROM ${schema}.${from}) THEN ${fail(what)}`);
+  if (read.holds.length > 0) {
+    const states = pairs(read.holds.map((h) => ({ id: h.id, value: quoteLiteral(h.state) })));
+    count(
+      `holds WHERE id = ANY(${list(read.holds.map((h) => h.id))}) AND (id, state) IN (VALUES ${states})`,
+      read.holds.length,
+      "a cached hold changed",
+    );
+  }
+  if (read.absentHolds.length > 0)
+    none(`holds WHERE id = ANY(${list(read.absentHolds)})`, "a hold assumed absent exists");
+  for (const [table, type, rows, absent] of [
+    ["activations", "activation", read.activations, read.absentActivations],
+    ["rentals", "rental", read.rentals, read.absentRentals],
+  ] as const) {
+    if (rows.length > 0) {
+      const versions = pairs(rows.map((r) => ({ id: r.row.id, value: `${r.row.version}::bigint` })));
+      count(
+        `${table} WHERE id = ANY(${list(rows.map((r) => r.row.id))}) AND (id, version) IN (VALUES ${versions})`,
+        rows.length,
+        `a cached ${type} changed`,
+      );
+      for (const r of rows)
+        count(
+          `holds WHERE owner_type = '${type}' AND owner_id = ${quoteLiteral(r.row.id)}`,
+          r.owned.length,
+          `the holds of a cached ${type} changed`,
+        );
+    }
+    if (absent.length > 0) {
+      none(`${table} WHERE id = ANY(${list(absent)})`, `a ${type} assumed absent exists`);
+      none(
+        `holds WHERE owner_type = '${type}' AND owner_id = ANY(${list(absent)})`,
+        `a ${type} assumed absent owns holds`,
+      );
+    }
+  }
+  if (read.idempotency.length > 0)
+    count(
+      `idempotency_keys WHERE key = ANY(${list(read.idempotency)})`,
+      read.idempotency.length,
+      "a cached idempotency record is gone",
+    );
+  if (read.absentIdempotency.length > 0)
+    none(
+      `idempotency_keys WHERE key = ANY(${list(read.absentIdempotency)})`,
+      "an idempotency key assumed absent exists",
+    );
+  if (when.length > 0) statements.push(`SELECT CASE ${when.join(" ")} ELSE true END AS ok`);
+  return statements;
+}
