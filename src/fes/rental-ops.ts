@@ -27,13 +27,14 @@ import type {
   RentalStatus,
 } from "../provider/port.js";
 import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
-import { callProvider, type FesContext, ownRecord, parseInput, providerError } from "./context.js";
+import { callProvider, type FesContext, parseInput, providerError } from "./context.js";
 import { rentalIdFor } from "./keys.js";
 import {
   applyEvent,
   type EndDecision,
   type EndSpec,
   type EntityKind,
+  loadOwned,
   loadRecord,
   runEnd,
   runPurchase,
@@ -288,12 +289,8 @@ export async function buyRental(
 }
 
 /** Loads a rental this service may act on upstream. */
-async function ownRental(
-  ctx: FesContext,
-  rentalId: string,
-): Promise<Result<RentalRecord, RentalNotFound | ProviderMismatch | StorageFailure>> {
-  const r = await getRental(ctx, rentalId);
-  return r.isErr() ? err(r.error) : ownRecord(ctx, r.value);
+function ownRental(ctx: FesContext, rentalId: string) {
+  return loadOwned(ctx, rentalKind, rentalId);
 }
 
 /**
