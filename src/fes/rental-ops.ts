@@ -23,6 +23,7 @@ import type {
   ExtendedRental,
   HoursRange,
   IssuedRental,
+  ProviderFailure,
   ProviderResult,
   RentalStatus,
 } from "../provider/port.js";
@@ -42,7 +43,7 @@ import {
   step,
 } from "./saga.js";
 import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
-import type { ClosedOrphan } from "./sweep-report.js";
+import type { ClosedOrphan, SweepFailure } from "./sweep-report.js";
 import { readStorage } from "./unit-of-work.js";
 
 const HOUR_MS = 3_600_000;
@@ -276,11 +277,10 @@ export async function buyRental(
     }),
     failed: (_handle, reason) => ({ type: "purchase_failed", reason }),
     lateAnswer: async (current, issued) => {
-      // Answered after the sweeper decided: a number nobody owns is given back upstream.
+      // Answered after the sweeper decided: a number nobody owns is given back upstream (if this fails, the
+      // sweeper closes it as an orphan).
       if (current.providerRentalId === issued.providerRentalId) return;
-      await callProvider(ctx, "cancelRental", { rentalId: current.id }, () =>
-        ctx.provider.cancelRental(issued.providerRentalId),
-      );
+      await closeUpstream(ctx, issued.providerRentalId, { rentalId: current.id });
     },
   });
   if (bought.isErr()) return err(bought.error);
@@ -725,9 +725,9 @@ export async function closeOrphanRentals(
   listed: readonly ActiveRental[],
   pending: readonly RentalRecord[],
   released: readonly RentalRecord[],
-): Promise<Result<{ closed: ClosedOrphan[]; failures: { id: string; error: string }[] }, StorageFailure>> {
+): Promise<Result<{ closed: ClosedOrphan[]; failures: SweepFailure[] }, StorageFailure>> {
   const closed: ClosedOrphan[] = [];
-  const failures: { id: string; error: string }[] = [];
+  const failures: SweepFailure[] = [];
   for (const l of listed) {
     const releasedIds = released.filter((x) => couldBe(ctx, l, x)).map((x) => x.id);
     if (releasedIds.length === 0 || pending.some((x) => couldBe(ctx, l, x))) continue;
@@ -736,26 +736,34 @@ export async function closeOrphanRentals(
     );
     if (owner.isErr()) return err(owner.error);
     if (owner.value !== undefined) continue;
-    const ids = { orphanRentalId: l.providerRentalId, rentalId: releasedIds[0] ?? "" };
-    const cancelled = await callProvider(ctx, "cancelRental", ids, () =>
-      ctx.provider.cancelRental(l.providerRentalId),
-    );
-    let closedAs: ClosedOrphan["closedAs"] | null = null;
-    let failure = cancelled.isErr() ? `${cancelled.error.class}:${cancelled.error.reason}` : null;
-    if (cancelled.isOk()) closedAs = "cancelled";
-    else if (cancelled.error.class === "declined" && cancelled.error.reason === "not_active")
-      closedAs = "ended";
-    else if (cancelled.error.class === "declined" && cancelled.error.reason === "refund_window_passed") {
-      const finished = await callProvider(ctx, "finishRental", ids, () =>
-        ctx.provider.finishRental(l.providerRentalId),
-      );
-      if (finished.isOk()) closedAs = "finished";
-      else if (finished.error.class === "declined" && finished.error.reason === "not_active")
-        closedAs = "ended";
-      else failure = `${finished.error.class}:${finished.error.reason}`;
-    }
-    if (closedAs !== null) closed.push({ providerRentalId: l.providerRentalId, closedAs, releasedIds });
-    else failures.push({ id: l.providerRentalId, error: failure ?? "unknown" });
+    const closing = await closeUpstream(ctx, l.providerRentalId, { rentalId: releasedIds[0] ?? "" });
+    if (closing.isOk())
+      closed.push({ providerRentalId: l.providerRentalId, closedAs: closing.value, releasedIds });
+    else failures.push({ id: l.providerRentalId, error: closing.error });
   }
   return ok({ closed, failures });
+}
+
+/**
+ * Ends a rental nobody owns upstream: cancelled (refunded inside the provider's window), else finished; `ended`
+ * when the provider says it is no longer active. The error is the provider's `class:reason`.
+ */
+async function closeUpstream(
+  ctx: FesContext,
+  providerRentalId: string,
+  ids: Readonly<Record<string, string>>,
+): Promise<Result<ClosedOrphan["closedAs"], string>> {
+  const gone = (f: ProviderFailure) => f.class === "declined" && f.reason === "not_active";
+  const cancelled = await callProvider(ctx, "cancelRental", ids, () =>
+    ctx.provider.cancelRental(providerRentalId),
+  );
+  if (cancelled.isOk()) return ok("cancelled");
+  if (gone(cancelled.error)) return ok("ended");
+  if (cancelled.error.class !== "declined" || cancelled.error.reason !== "refund_window_passed")
+    return err(`${cancelled.error.class}:${cancelled.error.reason}`);
+  const finished = await callProvider(ctx, "finishRental", ids, () =>
+    ctx.provider.finishRental(providerRentalId),
+  );
+  if (finished.isOk()) return ok("finished");
+  return gone(finished.error) ? ok("ended") : err(`${finished.error.class}:${finished.error.reason}`);
 }
