@@ -212,10 +212,15 @@ async function reconcileRentals(
   due: readonly RentalRecord[],
   nowMs: number,
 ): Promise<void> {
+  if (due.length === 0 && !ctx.provider.capabilities.supportsRent) return;
   const ofProvider = (rs: readonly RentalRecord[]) => rs.filter((x) => x.provider === ctx.providerName);
   const recent = await readStorage(() =>
     ctx.storage.read.listRentals({ states: ["failed"], createdSinceMs: nowMs - orphanWatchMs(ctx) }),
   );
+  if (recent.isErr()) {
+    report.errors++;
+    report.failures.push({ id: "orphan-rentals", error: recent.error.type });
+  }
   const releasedBefore = recent.isOk()
     ? ofProvider(recent.value).filter((x) => x.failureReason === LOST_PURCHASE)
     : [];
