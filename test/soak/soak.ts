@@ -84,7 +84,7 @@ const upstream = await startFakeSmsActivateServer({
   clock,
   earlyCancelWindowMs: 1_000,
   activationLifetimeMs: 15_000,
-  rentRefundWindowMs: 20_000,
+  rentRefundWindowMs: 60_000,
   balance: "100000000",
   webhookUrl: `http://127.0.0.1:${hookPort}/hook?token=${webhookSecret}`,
   webhookDeliveries: 2,
@@ -185,7 +185,7 @@ await new Promise((resolve) => setTimeout(resolve, 300));
 for (const c of alive) if (c.connected) c.send({ type: "stop" }, () => {});
 await new Promise((resolve) => setTimeout(resolve, 2_500));
 
-// Rest: the remaining workers finish the rentals, then every worker sweeps until nothing is open or pending.
+// Rest: the remaining workers finish the rentals and sweep, until nothing is open or pending.
 const ask = (child: ChildProcess, type: string, reply: string) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -200,11 +200,12 @@ const ask = (child: ChildProcess, type: string, reply: string) =>
     child.once("exit", done);
     child.send({ type }, () => {});
   });
-const first = [...alive][0];
-if (first !== undefined && rentals) await ask(first, "finish-rentals", "done");
 const restBy = Date.now() + 60_000;
 let quiescent = false;
 while (Date.now() < restBy) {
+  // Every round: a purchase still in flight when the workers stopped may have become active since.
+  const first = [...alive][0];
+  if (first !== undefined && rentals) await ask(first, "finish-rentals", "done");
   await Promise.all([...alive].map((c) => ask(c, "sweep", "swept")));
   const { rows } = await pool.query(`SELECT
       (SELECT count(*) FROM sms_fes.holds WHERE state = 'open')::int AS open,
@@ -218,6 +219,18 @@ while (Date.now() < restBy) {
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 }
 for (const c of alive) c.kill("SIGKILL");
+// What did not come to rest, with its trail.
+const stuck: string[] = [];
+if (!quiescent) {
+  const { rows } = await pool.query(
+    `SELECT x.id, x.state, (SELECT string_agg(t.action || ' by ' || t.actor, ', ' ORDER BY t.seq)
+       FROM sms_fes.audit_trail t WHERE t.subject_id = x.id) AS trail
+     FROM (SELECT id, state FROM sms_fes.rentals WHERE state IN ('pending', 'active')
+           UNION ALL SELECT id, state FROM sms_fes.activations WHERE state IN ('pending', 'waiting')) x LIMIT 5`,
+  );
+  for (const r of rows as { id: string; state: string; trail: string | null }[])
+    stuck.push(`       ${r.id} ${r.state} [${r.trail ?? ""}]`);
+}
 
 // The checks, in the store's own SQL.
 const checks: [string, string][] = [
@@ -363,6 +376,8 @@ console.log(
     `http fault rate ${httpFaultRate}, quiescent ${quiescent}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 for (const line of out) console.log(line);
+if (!quiescent) console.log("  FAIL quiescent: not at rest after 60 s of sweeps");
+for (const line of stuck) console.log(line);
 for (const t of thrown) console.log(`  THREW ${t.split("\n")[0]}`);
 console.log(`violations ${violations}`);
 

@@ -21,9 +21,9 @@ const provider = createSmsActivateProvider({
   retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
   // The fake upstream speaks the SMS-Activate dialect: its zone-less dates are Moscow time.
   dateZoneOffsetMinutes: 180,
-  // The refund window is well past the purchase grace, as on the real provider (20 minutes against 2): a rental
-  // whose answer was lost is reconciled, and given back, while it can still be refunded.
-  capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 20_000 },
+  // The refund window lies well past the purchase grace, as on the real provider (20 minutes against 2): a rental
+  // whose answer was lost is reconciled, and given back, while it can still be refunded (even on a loaded machine).
+  capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 60_000 },
 });
 const fes = createFes({ storage: createPostgresStorage({ pool }), provider, pendingGraceMs: 5_000 });
 const webhooks = createWebhookHandler({
