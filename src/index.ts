@@ -122,7 +122,7 @@ export {
 } from "./fes/schemas.js";
 export type { Fes, FesConfig } from "./fes/service.js";
 export { createFes } from "./fes/service.js";
-export type { SweepFailure, SweepReport } from "./fes/sweep.js";
+export type { ClosedOrphan, SweepFailure, SweepReport } from "./fes/sweep.js";
 export { runUnit } from "./fes/unit-of-work.js";
 export type {
   HoldResolutionResult,

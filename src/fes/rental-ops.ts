@@ -23,17 +23,19 @@ import type {
   ExtendedRental,
   HoursRange,
   IssuedRental,
+  ProviderFailure,
   ProviderResult,
   RentalStatus,
 } from "../provider/port.js";
 import { isWithinRefundWindow, type RentalEvent, transitionRental } from "../rental/machine.js";
-import { callProvider, type FesContext, ownRecord, parseInput, providerError } from "./context.js";
+import { callProvider, type FesContext, parseInput, providerError } from "./context.js";
 import { rentalIdFor } from "./keys.js";
 import {
   applyEvent,
   type EndDecision,
   type EndSpec,
   type EntityKind,
+  loadOwned,
   loadRecord,
   runEnd,
   runPurchase,
@@ -41,6 +43,7 @@ import {
   step,
 } from "./saga.js";
 import { buyRentalInput, extendRentalInput, rentalActionInput } from "./schemas.js";
+import type { ClosedOrphan, SweepFailure } from "./sweep-report.js";
 import { readStorage } from "./unit-of-work.js";
 
 const HOUR_MS = 3_600_000;
@@ -274,11 +277,10 @@ export async function buyRental(
     }),
     failed: (_handle, reason) => ({ type: "purchase_failed", reason }),
     lateAnswer: async (current, issued) => {
-      // Answered after the sweeper decided: a number nobody owns is given back upstream.
+      // Answered after the sweeper decided: a number nobody owns is given back upstream (if this fails, the
+      // sweeper closes it as an orphan).
       if (current.providerRentalId === issued.providerRentalId) return;
-      await callProvider(ctx, "cancelRental", { rentalId: current.id }, () =>
-        ctx.provider.cancelRental(issued.providerRentalId),
-      );
+      await closeUpstream(ctx, issued.providerRentalId, { rentalId: current.id });
     },
   });
   if (bought.isErr()) return err(bought.error);
@@ -287,12 +289,8 @@ export async function buyRental(
 }
 
 /** Loads a rental this service may act on upstream. */
-async function ownRental(
-  ctx: FesContext,
-  rentalId: string,
-): Promise<Result<RentalRecord, RentalNotFound | ProviderMismatch | StorageFailure>> {
-  const r = await getRental(ctx, rentalId);
-  return r.isErr() ? err(r.error) : ownRecord(ctx, r.value);
+function ownRental(ctx: FesContext, rentalId: string) {
+  return loadOwned(ctx, rentalKind, rentalId);
 }
 
 /**
@@ -632,11 +630,42 @@ export async function sweepRental(
   return stepped.map((record) => ({ record, outcome: outcome(record) }));
 }
 
+/** The failure reason of a purchase the sweeper released because nothing upstream could be matched to it. */
+export const LOST_PURCHASE = "lost_purchase";
+
+/** The end a purchase's first period would have upstream had the provider rented it when it was reserved. */
+function expectedEnd(x: RentalRecord): number {
+  return x.createdAtMs + (x.periods[0]?.hours ?? 0) * HOUR_MS;
+}
+
+/** How far a listed end may lie from {@link expectedEnd}: the answer's grace plus a minute of clock and latency. */
+function endTolerance(ctx: FesContext): number {
+  return ctx.pendingGraceMs + 60_000;
+}
+
+/**
+ * Whether the listed rental may be the one this purchase rented: nothing listed contradicts it. A service, country
+ * or end the provider does not list is unknown, so it contradicts nothing (and proves nothing: see {@link fits}).
+ */
+function couldBe(ctx: FesContext, l: ActiveRental, x: RentalRecord): boolean {
+  return (
+    (l.service === null || l.service === x.serviceCode) &&
+    (l.country === null || l.country === x.countryCode) &&
+    (l.endsAtMs === null || Math.abs(l.endsAtMs - expectedEnd(x)) <= endTolerance(ctx))
+  );
+}
+
+/** Whether the listed rental is evidence enough for this purchase: the same service and country, listed, and its end. */
+function fits(ctx: FesContext, l: ActiveRental, x: RentalRecord): boolean {
+  return l.service !== null && l.country !== null && l.endsAtMs !== null && couldBe(ctx, l, x);
+}
+
 /**
  * Reconciles a pending rental purchase against the provider's open rentals. Rentals carry no order id upstream, so
  * a match needs evidence: the same service and country (listed, not assumed), an end where this purchase would end,
- * no record owning it, and no other pending purchase it could equally belong to (an answer still in flight). Without
- * that, the purchase is released.
+ * no record owning it, and no other pending purchase it could be (an answer still in flight: a sibling is never
+ * adopted). Without that, the purchase is released; a number it rented is then owned by nobody and is closed by
+ * {@link closeOrphanRentals} once no pending purchase can claim it.
  */
 export async function reconcileRental(
   ctx: FesContext,
@@ -644,41 +673,25 @@ export async function reconcileRental(
   listed: readonly ActiveRental[],
   pendingSiblings: readonly RentalRecord[],
 ): Promise<Result<{ record: RentalRecord; adopted: boolean }, RentalStepError>> {
-  const toleranceMs = ctx.pendingGraceMs + 60_000;
-  const expectedEnd = (x: RentalRecord) => x.createdAtMs + (x.periods[0]?.hours ?? 0) * HOUR_MS;
-  const fits = (l: ActiveRental, x: RentalRecord) =>
-    l.endsAtMs !== null &&
-    l.service === x.serviceCode &&
-    l.country === x.countryCode &&
-    Math.abs(l.endsAtMs - expectedEnd(x)) <= toleranceMs;
   const candidates: ActiveRental[] = [];
   for (const l of listed) {
-    if (!fits(l, r)) continue;
+    if (!fits(ctx, l, r)) continue;
     const taken = await readStorage(() =>
       ctx.storage.read.findRentalByProviderId(ctx.providerName, l.providerRentalId),
     );
     if (taken.isErr()) return err(taken.error);
     if (taken.value === undefined) candidates.push(l);
   }
-  const unambiguous = candidates.filter((l) => !pendingSiblings.some((s) => s.id !== r.id && fits(l, s)));
-  const match = candidates.length === 1 && unambiguous.length === 1 ? unambiguous[0] : undefined;
+  const claimed = candidates.some((l) => pendingSiblings.some((s) => s.id !== r.id && couldBe(ctx, l, s)));
+  const match = candidates.length === 1 && !claimed ? candidates[0] : undefined;
   if (match === undefined || match.endsAtMs === null) {
     const released = await rentalStep(
       ctx,
       r,
-      { type: "purchase_failed", reason: "lost_purchase" },
+      { type: "purchase_failed", reason: LOST_PURCHASE },
       "system:sweep",
     );
-    if (released.isErr() || released.value.state !== "failed")
-      return released.map((record) => ({ record, adopted: false }));
-    // Released: a number it fits that no record owns and no other pending purchase can still claim belongs to
-    // nobody now, so it is given back upstream (inside the refund window the platform is refunded).
-    for (const l of unambiguous) {
-      await callProvider(ctx, "cancelRental", { rentalId: r.id }, () =>
-        ctx.provider.cancelRental(l.providerRentalId),
-      );
-    }
-    return ok({ record: released.value, adopted: false });
+    return released.map((record) => ({ record, adopted: false }));
   }
   const adopted = await rentalStep(
     ctx,
@@ -693,4 +706,64 @@ export async function reconcileRental(
     "system:sweep",
   );
   return adopted.map((record) => ({ record, adopted: true }));
+}
+
+/** How long after a purchase was reserved its number, if released as lost, is looked for upstream. */
+export function orphanWatchMs(ctx: FesContext): number {
+  return ctx.provider.capabilities.rentRefundWindowMs + 2 * ctx.pendingGraceMs;
+}
+
+/**
+ * Closes the rentals open upstream that belong to nobody: a number listed that could be one of the purchases
+ * released as lost, that no record owns and that no pending purchase (an answer in flight, or one the sweeper has
+ * yet to reconcile) could be. It is cancelled (inside the provider's refund window the platform is refunded), or
+ * finished when the window has passed. `listed` must have been read before `pending`, and ownership is read after
+ * both: a purchase that takes a listed number is pending at the first read or owns it at the second.
+ */
+export async function closeOrphanRentals(
+  ctx: FesContext,
+  listed: readonly ActiveRental[],
+  pending: readonly RentalRecord[],
+  released: readonly RentalRecord[],
+): Promise<Result<{ closed: ClosedOrphan[]; failures: SweepFailure[] }, StorageFailure>> {
+  const closed: ClosedOrphan[] = [];
+  const failures: SweepFailure[] = [];
+  for (const l of listed) {
+    const releasedIds = released.filter((x) => couldBe(ctx, l, x)).map((x) => x.id);
+    if (releasedIds.length === 0 || pending.some((x) => couldBe(ctx, l, x))) continue;
+    const owner = await readStorage(() =>
+      ctx.storage.read.findRentalByProviderId(ctx.providerName, l.providerRentalId),
+    );
+    if (owner.isErr()) return err(owner.error);
+    if (owner.value !== undefined) continue;
+    const closing = await closeUpstream(ctx, l.providerRentalId, { rentalId: releasedIds[0] ?? "" });
+    if (closing.isOk())
+      closed.push({ providerRentalId: l.providerRentalId, closedAs: closing.value, releasedIds });
+    else failures.push({ id: l.providerRentalId, error: closing.error });
+  }
+  return ok({ closed, failures });
+}
+
+/**
+ * Ends a rental nobody owns upstream: cancelled (refunded inside the provider's window), else finished; `ended`
+ * when the provider says it is no longer active. The error is the provider's `class:reason`.
+ */
+async function closeUpstream(
+  ctx: FesContext,
+  providerRentalId: string,
+  ids: Readonly<Record<string, string>>,
+): Promise<Result<ClosedOrphan["closedAs"], string>> {
+  const gone = (f: ProviderFailure) => f.class === "declined" && f.reason === "not_active";
+  const cancelled = await callProvider(ctx, "cancelRental", ids, () =>
+    ctx.provider.cancelRental(providerRentalId),
+  );
+  if (cancelled.isOk()) return ok("cancelled");
+  if (gone(cancelled.error)) return ok("ended");
+  if (cancelled.error.class !== "declined" || cancelled.error.reason !== "refund_window_passed")
+    return err(`${cancelled.error.class}:${cancelled.error.reason}`);
+  const finished = await callProvider(ctx, "finishRental", ids, () =>
+    ctx.provider.finishRental(providerRentalId),
+  );
+  if (finished.isOk()) return ok("finished");
+  return gone(finished.error) ? ok("ended") : err(`${finished.error.class}:${finished.error.reason}`);
 }

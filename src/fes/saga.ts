@@ -4,6 +4,7 @@ import {
   errors,
   type IdempotencyConflict,
   type InsufficientFunds,
+  type ProviderMismatch,
   type ProviderUnavailable,
   type StorageFailure,
 } from "../core/errors.js";
@@ -18,7 +19,7 @@ import type { ProviderFailure, ProviderResult } from "../provider/port.js";
 import type { RentalEffect } from "../rental/machine.js";
 import type { Loaded, LoadRequest } from "../storage/port.js";
 import { UnitPlan } from "../wallet/unit-plan.js";
-import { callProvider, decide, type FesContext, observedUnit } from "./context.js";
+import { callProvider, decide, type FesContext, observedUnit, ownRecord } from "./context.js";
 import { attemptKey, scopedIdempotencyKey } from "./keys.js";
 import { fingerprint, readStorage } from "./unit-of-work.js";
 
@@ -218,6 +219,16 @@ export async function loadRecord<R extends Entity, Ev extends { readonly type: s
   const read = await readStorage(() => kind.read(ctx, id));
   if (read.isErr()) return err(read.error);
   return read.value === undefined ? err(kind.notFound(id)) : ok(read.value);
+}
+
+/** Reads a record this service may act on upstream: `not_found`, or `provider_mismatch` for another provider's. */
+export async function loadOwned<R extends Entity, Ev extends { readonly type: string }, TE, NF>(
+  ctx: FesContext,
+  kind: EntityKind<R, Ev, TE, NF>,
+  id: string,
+): Promise<Result<R, NF | ProviderMismatch | StorageFailure>> {
+  const r = await loadRecord(ctx, kind, id);
+  return r.isErr() ? err(r.error) : ownRecord(ctx, r.value);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,15 @@ export interface SweepFailure {
   readonly error: string;
 }
 
+/** A number found open upstream that no record owned and no pending purchase could claim, and how it was closed. */
+export interface ClosedOrphan {
+  readonly providerRentalId: string;
+  /** `cancelled`: refunded upstream; `finished`: past the refund window, ended without one; `ended`: it was gone. */
+  readonly closedAs: "cancelled" | "finished" | "ended";
+  /** The purchases released as lost it could have been rented for (the evidence it is nobody's). */
+  readonly releasedIds: readonly string[];
+}
+
 /**
  * What one sweep did. Steps that lost a race to another worker are counted as `skipped`, not as errors. An item
  * that fails is reported in `failures` (id and error) and backed off; the others go on.
@@ -27,4 +36,6 @@ export interface SweepReport {
   readonly skipped: number;
   readonly errors: number;
   readonly failures: readonly SweepFailure[];
+  /** Rentals open upstream that belonged to nobody (a purchase released as lost had rented them), now closed. */
+  readonly closedOrphans: readonly ClosedOrphan[];
 }

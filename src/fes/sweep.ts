@@ -5,14 +5,21 @@ import type { ActivationRecord, RentalRecord } from "../core/records.js";
 import type { DueWork } from "../storage/port.js";
 import { reconcileActivation, retryAfterTimeout, sweepActivation } from "./activation-ops.js";
 import { callProvider, emit, type FesContext } from "./context.js";
-import { reconcileRental, sweepRental } from "./rental-ops.js";
-import type { SweepFailure, SweepReport } from "./sweep-report.js";
+import {
+  closeOrphanRentals,
+  LOST_PURCHASE,
+  orphanWatchMs,
+  reconcileRental,
+  sweepRental,
+} from "./rental-ops.js";
+import type { ClosedOrphan, SweepFailure, SweepReport } from "./sweep-report.js";
 import { readStorage } from "./unit-of-work.js";
 
-export type { SweepFailure, SweepReport } from "./sweep-report.js";
+export type { ClosedOrphan, SweepFailure, SweepReport } from "./sweep-report.js";
 
-type Counter = { -readonly [K in Exclude<keyof SweepReport, "failures">]: number } & {
+type Counter = { -readonly [K in Exclude<keyof SweepReport, "failures" | "closedOrphans">]: number } & {
   failures: SweepFailure[];
+  closedOrphans: ClosedOrphan[];
 };
 
 /** The longest an item is backed off after repeated failures. */
@@ -42,7 +49,7 @@ export class SweepBackoff {
 }
 
 /** A step's result as the sweep counts it. */
-type Counted = Exclude<keyof Counter, "failures">;
+type Counted = Exclude<keyof Counter, "failures" | "closedOrphans">;
 type ItemResult = Result<Counted | readonly Counted[] | null, { readonly type: string }>;
 
 /**
@@ -169,6 +176,7 @@ export async function sweep(
     skipped: 0,
     errors: 0,
     failures: [],
+    closedOrphans: [],
   };
   const work = due.value;
   for (const a of work.activationsPastDeadline)
@@ -186,25 +194,68 @@ export async function sweep(
       });
     }
   }
-  if (work.pendingRentals.length > 0) {
-    const listed = await callProvider(ctx, "listActiveRentals", {}, () => ctx.provider.listActiveRentals());
-    // Every pending rental of this provider, due or not: a number one of them may still be answered with is never
-    // adopted by another.
-    const siblings = await readStorage(() => ctx.storage.read.listRentals({ states: ["pending"] }));
-    // Purchases decided earlier in this pass are pending no more: they claim no number.
-    const decided = new Set<string>();
-    for (const r of work.pendingRentals) {
-      await isolated(ctx, backoff, report, r.id, async () => {
-        if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
-        if (siblings.isErr()) return err(siblings.error);
-        const ours = siblings.value.filter((s) => s.provider === ctx.providerName && !decided.has(s.id));
-        const done = await reconcileRental(ctx, r, listed.value, ours);
-        if (done.isOk() && done.value.record.state !== "pending") decided.add(r.id);
-        return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
-      });
-    }
-  }
+  await reconcileRentals(ctx, backoff, report, work.pendingRentals, nowMs);
   const final: SweepReport = report;
   emit(ctx, { kind: "sweep", durationMs: ctx.monotonicNow() - started, outcome: "ok", report: final });
   return ok(final);
+}
+
+/**
+ * Reconciles the pending rental purchases that are due against the provider's open rentals, then closes the numbers
+ * open upstream that belong to nobody (see `closeOrphanRentals`). The provider is listed only when there is something
+ * to decide: a due purchase, or one released as lost recently enough that its number may still be open.
+ */
+async function reconcileRentals(
+  ctx: FesContext,
+  backoff: SweepBackoff,
+  report: Counter,
+  due: readonly RentalRecord[],
+  nowMs: number,
+): Promise<void> {
+  if (due.length === 0 && !ctx.provider.capabilities.supportsRent) return;
+  const ofProvider = (rs: readonly RentalRecord[]) => rs.filter((x) => x.provider === ctx.providerName);
+  const recent = await readStorage(() =>
+    ctx.storage.read.listRentals({ states: ["failed"], createdSinceMs: nowMs - orphanWatchMs(ctx) }),
+  );
+  if (recent.isErr()) {
+    report.errors++;
+    report.failures.push({ id: "orphan-rentals", error: recent.error.type });
+  }
+  const releasedBefore = recent.isOk()
+    ? ofProvider(recent.value).filter((x) => x.failureReason === LOST_PURCHASE)
+    : [];
+  if (due.length === 0 && releasedBefore.length === 0) return;
+  const listed = await callProvider(ctx, "listActiveRentals", {}, () => ctx.provider.listActiveRentals());
+  // Every pending rental of this provider, due or not, read after the list: a number one of them may still be
+  // answered with is never adopted by another, nor closed.
+  const siblings = await readStorage(() => ctx.storage.read.listRentals({ states: ["pending"] }));
+  // Purchases decided earlier in this pass are pending no more: they claim no number.
+  const decided = new Map<string, RentalRecord>();
+  for (const r of due) {
+    await isolated(ctx, backoff, report, r.id, async () => {
+      if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
+      if (siblings.isErr()) return err(siblings.error);
+      const ours = ofProvider(siblings.value).filter((s) => !decided.has(s.id));
+      const done = await reconcileRental(ctx, r, listed.value, ours);
+      if (done.isOk() && done.value.record.state !== "pending") decided.set(r.id, done.value.record);
+      return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
+    });
+  }
+  if (listed.isErr() || siblings.isErr()) return;
+  const released = [
+    ...releasedBefore,
+    ...[...decided.values()].filter((x) => x.state === "failed" && x.failureReason === LOST_PURCHASE),
+  ];
+  const pending = ofProvider(siblings.value).filter((s) => !decided.has(s.id));
+  const closing = await closeOrphanRentals(ctx, listed.value, pending, released);
+  if (closing.isErr()) {
+    report.errors++;
+    report.failures.push({ id: "orphan-rentals", error: closing.error.type });
+    return;
+  }
+  report.closedOrphans.push(...closing.value.closed);
+  for (const f of closing.value.failures) {
+    report.errors++;
+    report.failures.push(f);
+  }
 }

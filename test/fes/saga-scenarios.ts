@@ -368,6 +368,129 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       expect(await checkLedgerInvariants(w.storage.read)).toEqual([]);
     });
 
+    it("unowned rentals left upstream: a number held back by an in-flight sibling is closed once the sibling resolves", async () => {
+      let fesRef: Fes | undefined;
+      let slow = false;
+      const w = await fresh({
+        provider: (p) => ({
+          ...p,
+          rent: async (order) => {
+            const done = await p.rent(order);
+            if (slow) {
+              // B's answer is slow: meanwhile a sweeper releases A, and both numbers could still be B's.
+              slow = false;
+              const first = (await fesRef!.sweep())._unsafeUnwrap();
+              expect(first).toMatchObject({ releasedPending: 1, closedOrphans: [] });
+            }
+            return done;
+          },
+        }),
+      });
+      fesRef = w.fes;
+      await w.fake.control.injectFault({ action: "rent", kind: "unknown_after_success" });
+      const a = await rent(w.fes, "a", 4, "bob");
+      expect(a.state).toBe("pending");
+      const [lost] = (await w.fake.provider.listActiveRentals())._unsafeUnwrap();
+      w.clock.advance(3 * MIN);
+      slow = true;
+      const b = await rent(w.fes, "b", 4, "alice");
+      expect(b.state).toBe("active");
+      expect(w.fake.upstream.rental(lost!.providerRentalId)?.state).toBe("active");
+      // B resolved: A's number is nobody's, so the next sweep gives it back inside the refund window.
+      w.clock.advance(MIN);
+      const second = (await w.fes.sweep())._unsafeUnwrap();
+      expect(second.closedOrphans).toEqual([
+        { providerRentalId: lost!.providerRentalId, closedAs: "cancelled", releasedIds: [a.id] },
+      ]);
+      expect(w.fake.upstream.rental(lost!.providerRentalId)?.state).toBe("cancelled");
+      expect(w.fake.upstream.rental(b.providerRentalId!)?.state).toBe("active");
+      expect(await w.balance("bob")).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+      expect(await w.balance("alice")).toMatchObject({ frozenMinor: 40 });
+      expect(await checkLedgerInvariants(w.storage.read)).toEqual([]);
+    });
+
+    it("unowned rentals left upstream: without service and country in the list a lost rent answer is released and its number closed", async () => {
+      const w = await fresh({
+        provider: (p) => ({
+          ...p,
+          listActiveRentals: async () =>
+            (await p.listActiveRentals()).map((list) =>
+              list.map((l) => ({ ...l, service: null, country: null })),
+            ),
+        }),
+      });
+      const owned = await rent(w.fes, "owned", 4, "bob");
+      await w.fake.control.injectFault({ action: "rent", kind: "unknown_after_success" });
+      const lost = await rent(w.fes, "lost", 4, "alice");
+      const number = (await w.fake.provider.listActiveRentals())
+        ._unsafeUnwrap()
+        .find((l) => l.providerRentalId !== owned.providerRentalId)!.providerRentalId;
+      w.clock.advance(3 * MIN);
+      const report = (await w.fes.sweep())._unsafeUnwrap();
+      // Never adopted (nothing listed says it is this purchase's), never another's: the owned one stays.
+      expect(report).toMatchObject({ reconciled: 0, releasedPending: 1, errors: 0 });
+      expect(report.closedOrphans).toEqual([
+        { providerRentalId: number, closedAs: "cancelled", releasedIds: [lost.id] },
+      ]);
+      expect(w.fake.upstream.rental(owned.providerRentalId!)?.state).toBe("active");
+      expect((await w.fes.getRental(lost.id))._unsafeUnwrap().state).toBe("failed");
+      expect(await w.balance("alice")).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+      expect(await w.balance("bob")).toMatchObject({ frozenMinor: 40 });
+    });
+
+    for (const [after, closedAs] of [
+      [MIN, "cancelled"],
+      [20 * MIN + 30_000, "finished"],
+    ] as const) {
+      it(`unowned rentals left upstream: a number answered after its purchase was released, not given back then, is ${closedAs} by the sweeper`, async () => {
+        const cancels = { on: false };
+        let fesRef: Fes | undefined;
+        let late = false;
+        const w = await fresh({
+          provider: (p, _fake, clock) => ({
+            ...flaky(p, "cancelRental", cancels),
+            rent: async (order) => {
+              if (late) {
+                // The request reaches the provider only after the sweeper released the purchase, and the number
+                // in the late answer cannot be given back then.
+                late = false;
+                clock.advance(3 * MIN);
+                expect((await fesRef!.sweep())._unsafeUnwrap()).toMatchObject({ releasedPending: 1 });
+                cancels.on = true;
+              }
+              return p.rent(order);
+            },
+          }),
+        });
+        fesRef = w.fes;
+        late = true;
+        const bought = await w.fes.buyRental({
+          walletId: "alice",
+          service: "tg",
+          country: "6",
+          hours: 4,
+          idempotencyKey: "late",
+        });
+        expect(bought._unsafeUnwrapErr()).toMatchObject({ type: "purchase_failed", reason: "lost_purchase" });
+        const [number] = (await w.fake.provider.listActiveRentals())._unsafeUnwrap();
+        expect(number).toBeDefined();
+        cancels.on = false;
+        w.clock.advance(after);
+        const report = (await w.fes.sweep())._unsafeUnwrap();
+        expect(report.closedOrphans).toEqual([
+          {
+            providerRentalId: number!.providerRentalId,
+            closedAs,
+            releasedIds: [(bought._unsafeUnwrapErr() as { id: string }).id],
+          },
+        ]);
+        expect(w.fake.upstream.rental(number!.providerRentalId)?.state).toBe(closedAs);
+        expect(await w.balance()).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+        // Closed: later sweeps find nothing more to close.
+        expect((await w.fes.sweep())._unsafeUnwrap().closedOrphans).toEqual([]);
+      });
+    }
+
     it("bug 7: the last poll before a timeout sees the code the provider completed with", async () => {
       // The provider completed the activation with a code at its deadline; its status still shows that code (as a
       // V2 status does for a completed activation).

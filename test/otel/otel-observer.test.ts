@@ -124,6 +124,7 @@ describe("createOtelObserver", () => {
         deferred: 0,
         backedOff: 0,
         failures: [],
+        closedOrphans: [],
       },
     });
     expect(r.points).toEqual([

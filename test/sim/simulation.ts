@@ -242,8 +242,23 @@ async function quiescenceOracles(
       up.refreshRental(u);
       const owner = rentalOwner.get(u.id);
       if (owner === undefined) {
-        if (u.status !== "cancelled")
-          model.report("billing", u.id, `upstream rental ${u.status} (platform paid) owned by no record`);
+        if (u.status !== "cancelled") {
+          // The purchase that rented it (the sim's upstream keeps the order id), with its trail.
+          const buyer = await read.getRental(u.orderId);
+          const trail = buyer === undefined ? [] : await read.listAudit({ subjectId: buyer.id });
+          model.report(
+            "billing",
+            u.id,
+            `upstream rental ${u.status} by ${u.endedBy} (platform paid) owned by no record; rented at ` +
+              `+${u.startedAtMs - up.skewMs - START_MS} ms for ${u.orderId}` +
+              (buyer === undefined
+                ? ""
+                : ` (${buyer.state}${buyer.failureReason === null ? "" : ` ${buyer.failureReason}`}, ` +
+                  `${buyer.providerRentalId ?? "no number"}) [${trail
+                    .map((t) => `${t.action}@+${t.atMs - START_MS} by ${t.actor}`)
+                    .join(", ")}]`),
+          );
+        }
         continue;
       }
       const charged = model.settledBy(owner.id);

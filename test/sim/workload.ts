@@ -219,7 +219,17 @@ export class Workload {
         if (!this.sweepersOn) return;
         if (slot.process.alive) {
           this.issued++;
-          this.task(slot, async () => await slot.fes.sweep(), true);
+          this.task(
+            slot,
+            async () => {
+              const report = await slot.fes.sweep();
+              // Rentals closed upstream because nobody owned them (a purchase released as lost had rented them).
+              if (report.isOk())
+                for (const o of report.value.closedOrphans)
+                  this.coverage.hit(`sweep.closedOrphan.${o.closedAs}`);
+            },
+            true,
+          );
         }
         this.world.after(period, tick);
       };

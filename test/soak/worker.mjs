@@ -5,7 +5,7 @@ import { createFes } from "../../dist/index.js";
 import { createPostgresStorage } from "../../dist/postgres.js";
 import { createSmsActivateProvider, createWebhookHandler } from "../../dist/sms-activate.js";
 
-const { DATABASE_URL, UPSTREAM_URL, UPSTREAM_KEY, WORKER_ID, WALLETS, RENTALS } = process.env;
+const { DATABASE_URL, UPSTREAM_URL, UPSTREAM_KEY, WORKER_ID, WALLETS, RENTALS, WEBHOOK_SECRET } = process.env;
 const pool = new pg.Pool({
   connectionString: DATABASE_URL,
   max: 4,
@@ -19,11 +19,16 @@ const provider = createSmsActivateProvider({
   currency: "USD",
   timeoutMs: 2_000,
   retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
-  capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 5_000 },
+  // The fake upstream speaks the SMS-Activate dialect: its zone-less dates are Moscow time.
+  dateZoneOffsetMinutes: 180,
+  // The refund window lies well past the purchase grace, as on the real provider (20 minutes against 2): a rental
+  // whose answer was lost is reconciled, and given back, while it can still be refunded (even on a loaded machine).
+  capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 60_000 },
 });
 const fes = createFes({ storage: createPostgresStorage({ pool }), provider, pendingGraceMs: 5_000 });
 const webhooks = createWebhookHandler({
   provider,
+  secret: WEBHOOK_SECRET,
   onCode: (c) => fes.onCode({ providerActivationId: c.providerActivationId, code: c.code }),
 });
 
@@ -71,14 +76,15 @@ async function command() {
     }
     const x = pick(mine.rentals);
     if (r < 0.88 && x) return fes.extendRental({ rentalId: x, hours: 1, idempotencyKey: key("ext") });
-    if (r < 0.94 && x) return fes.finishRental({ rentalId: x });
+    if (r < 0.91 && x) return fes.finishRental({ rentalId: x });
+    if (r < 0.94 && x) return fes.cancelRental({ rentalId: x });
   }
   return fes.sweep();
 }
 
 process.on("message", async (m) => {
   if (m.type === "webhook") {
-    const outcome = await webhooks.handle({ body: m.body }).catch(() => ({ status: 500 }));
+    const outcome = await webhooks.handle({ body: m.body, token: m.token }).catch(() => ({ status: 500 }));
     // Answered only when handled: anything else is redelivered, as a provider retries a failed webhook.
     if (outcome.status === 200 && process.connected) process.send({ type: "webhook-done", id: m.id });
   }

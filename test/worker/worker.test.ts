@@ -23,6 +23,7 @@ const REPORT: SweepReport = {
   deferred: 0,
   backedOff: 0,
   failures: [],
+  closedOrphans: [],
 };
 
 /** Lets pending promise callbacks run (no time passes). */
