@@ -22,13 +22,6 @@ export const ciSwitches: FaultSwitches = {
   rentalEndRace: false,
   twoProviders: false,
   lostRentAnswer: false,
-  // The last poll before a timeout cannot see the code: the provider reports `ended`, or the poll was refused and
-  // the timeout released anyway (a refused purchase is also recorded as a failure).
-  upstreamEndsWithCode: false,
-  refusedRequest: false,
-  // Our deadline is judged on our clock: with the provider's clock behind, a code that reaches the provider before
-  // its own end arrives after our timeout (see docs/simulation-testing.md, "Findings").
-  clockSkew: false,
 };
 
 /** Options of {@link runCampaign}. */
