@@ -14,6 +14,7 @@ const pool = new pg.Pool({
 // A terminated backend surfaces as an error on an idle client: the pool drops it and the next unit reconnects.
 pool.on("error", () => {});
 const provider = createSmsActivateProvider({
+  preset: "hero-sms",
   apiKey: UPSTREAM_KEY,
   baseUrl: UPSTREAM_URL,
   currency: "USD",
@@ -22,7 +23,9 @@ const provider = createSmsActivateProvider({
   capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 5_000 },
 });
 const fes = createFes({ storage: createPostgresStorage({ pool }), provider, pendingGraceMs: 5_000 });
+// The soak's balancer is the only sender, on loopback: no shared secret.
 const webhooks = createWebhookHandler({
+  secret: null,
   provider,
   onCode: (c) => fes.onCode({ providerActivationId: c.providerActivationId, code: c.code }),
 });
