@@ -373,6 +373,38 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       expect(await checkLedgerInvariants(w.storage.read)).toEqual([]);
     });
 
+    it("lost extensions are under-billed: a poll while an extension is in flight does not release it", async () => {
+      const gate: { release?: () => void; reached?: () => void } = {};
+      const reached = new Promise<void>((resolve) => {
+        gate.reached = resolve;
+      });
+      const w = await fresh({
+        provider: (p) => ({
+          ...p,
+          extendRental: async (id, hours) => {
+            await new Promise<void>((resolve) => {
+              gate.release = resolve;
+              gate.reached?.();
+            });
+            return p.extendRental(id, hours);
+          },
+        }),
+      });
+      const r = await rent(w.fes, "r");
+      const extending = w.fes.extendRental({ rentalId: r.id, hours: 1, idempotencyKey: "e" });
+      // The poll reads the provider before the extension reached it.
+      await reached;
+      const polled = (await w.fes.syncRental(r.id))._unsafeUnwrap();
+      expect(polled.periods.map((p) => p.state)).toEqual(["paid", "pending"]);
+      gate.release?.();
+      const extended = (await extending)._unsafeUnwrap();
+      expect(extended.periods.map((p) => p.state)).toEqual(["paid", "paid"]);
+      expect(extended.endsAtMs).toBe(r.endsAtMs! + HOUR);
+      w.clock.advance(5 * HOUR);
+      (await w.fes.sweep())._unsafeUnwrap();
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
     it("bug 7: the last poll before a timeout sees the code the provider completed with", async () => {
       // The provider completed the activation with a code at its deadline; its status still shows that code (as a
       // V2 status does for a completed activation).
