@@ -756,7 +756,7 @@ export async function sweepActivation(
  * provider keeps one; else by service, country and time — skipping numbers another record already owns, so two
  * lost purchases of one pair each get their own, and holding back a number another purchase still in flight (pending,
  * not yet due) could equally be answered with: while such a number is the only one that fits, the decision waits
- * (the record stays pending); it is never adopted away from the purchase it belongs to. Not found: released.
+ * (the record stays pending, for at most three grace periods after the purchase). Not found: released.
  */
 export async function reconcileActivation(
   ctx: FesContext,
@@ -779,7 +779,10 @@ export async function reconcileActivation(
     if (taken.value === undefined) free.push(candidate);
   }
   let inFlight: readonly ActivationRecord[] = [];
-  if (!caps.supportsOrderId && free.some((l) => l.orderId !== a.id)) {
+  // Held back for a few grace periods at most: on a busy pair whose list gives no purchase time some sibling is
+  // always in flight, and the hold must not wait for ever.
+  const patient = ctx.clock.now() - a.createdAtMs < 3 * ctx.pendingGraceMs;
+  if (!caps.supportsOrderId && patient && free.some((l) => l.orderId !== a.id)) {
     // Purchases of this provider whose answers may still come: pending and younger than the grace period.
     const recent = await readStorage(() =>
       ctx.storage.read.listActivations({
