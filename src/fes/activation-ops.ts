@@ -495,7 +495,11 @@ export async function onCode(
     activationId?: string;
     providerActivationId?: string;
     code: string;
-    /** When the code reached the provider (a webhook's `receivedAt`); default: now. */
+    /**
+     * When the code reached the provider (a webhook's `receivedAt`). Absent: in time before our deadline; past it,
+     * in time when the provider shows that code (it reached a number the provider held: a delivery that reached us
+     * late says nothing of when the code reached the provider), else late.
+     */
     receivedAtMs?: number;
     actor?: string;
   },
@@ -507,12 +511,30 @@ export async function onCode(
   if (found.isErr()) return err(found.error);
   const own = ownRecord(ctx, found.value);
   if (own.isErr()) return err(own.error);
+  const a = own.value;
+  const receivedAtMs = req.receivedAtMs ?? (await codeArrival(ctx, a, req.code));
   return activationStep(
     ctx,
-    own.value,
-    { type: "code", code: req.code, receivedAtMs: req.receivedAtMs ?? ctx.clock.now() },
+    a,
+    { type: "code", code: req.code, ...(receivedAtMs === undefined ? {} : { receivedAtMs }) },
     req.actor ?? "provider",
   );
+}
+
+/**
+ * When a code given without its arrival time reached the provider, as far as it matters: `undefined` (in time)
+ * before our deadline, or past it when the provider shows that code; otherwise now (late: the provider shows no
+ * such code, or cannot be read).
+ */
+async function codeArrival(ctx: FesContext, a: ActivationRecord, code: string): Promise<number | undefined> {
+  const nowMs = ctx.clock.now();
+  if (a.state !== "waiting" || a.deadlineAtMs === null || nowMs < a.deadlineAtMs) return undefined;
+  if (a.providerActivationId === null) return nowMs;
+  const status = await callProvider(ctx, "getActivationStatus", { activationId: a.id }, () =>
+    ctx.provider.getActivationStatus(a.providerActivationId!),
+  );
+  const shown = status.isOk() ? shownCode(status.value) : undefined;
+  return shown === code ? undefined : nowMs;
 }
 
 /**

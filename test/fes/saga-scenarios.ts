@@ -453,6 +453,26 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
     });
 
+    it("bug 7: a webhook that reaches us after our deadline for a code the provider shows settles, not a late code", async () => {
+      const w = await fresh();
+      const a = await buy(w.fes, "a");
+      w.clock.advance(20 * MIN - 200);
+      await w.fake.control.deliverCode(a.providerActivationId!, "3141");
+      // The delivery reaches us after our deadline; the provider completed the activation with that code.
+      w.clock.advance(700);
+      const coded = (
+        await w.fes.onCode({ providerActivationId: a.providerActivationId!, code: "3141" })
+      )._unsafeUnwrap();
+      expect(coded).toMatchObject({ state: "received", codes: ["3141"] });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+      // A code the provider does not show is late: recorded, never charged.
+      const b = await buy(w.fes, "b");
+      w.clock.advance(21 * MIN);
+      const late = (await w.fes.onCode({ activationId: b.id, code: "2718" }))._unsafeUnwrap();
+      expect(late).toMatchObject({ state: "timeout", lateCodes: ["2718"] });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
     it("bug 7: a poll that sees the completed activation `ended` with its code records the code", async () => {
       const w = await fresh();
       const a = await buy(w.fes, "a");
