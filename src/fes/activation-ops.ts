@@ -413,6 +413,7 @@ type EndError = ProviderUnavailable | TooEarlyToCancel;
 function cancelSpec(
   ctx: FesContext,
   request: EndRequest | null,
+  accepted: ActivationEvent = { type: "cancel" },
 ): EndSpec<ActivationRecord, ActivationEvent, void, ActivationStatus, EndError> {
   const caps = ctx.provider.capabilities;
   return {
@@ -423,7 +424,7 @@ function cancelSpec(
       call: () => ctx.provider.cancelActivation(a.providerActivationId ?? ""),
     }),
     onAnswer: (_a, answer): EndDecision<ActivationEvent, EndError> => {
-      if (answer.isOk()) return { kind: "record", events: [{ type: "cancel" }] };
+      if (answer.isOk()) return { kind: "record", events: [accepted] };
       const f = answer.error;
       if (f.class === "declined" && f.reason === "code_received") {
         const codes = f.codes !== undefined && f.codes.length > 0 ? f.codes : ["(code withheld by provider)"];
@@ -439,15 +440,23 @@ function cancelSpec(
   };
 }
 
-/** An end decided from the activation's status upstream: a code settles, an end ends, anything else waits. */
+/** The code a status shows: a code, or the code of an activation the provider completed. */
+function shownCode(status: ActivationStatus): string | undefined {
+  return status.state === "code" || status.state === "ended" ? status.code : undefined;
+}
+
+/**
+ * An end decided from the activation's status upstream: a code settles (also the code of an activation the
+ * provider completed), an end without one ends, anything else waits.
+ */
 function decideFromStatus(
   status: ProviderResult<ActivationStatus>,
   waitingReason: string,
 ): EndDecision<ActivationEvent, EndError> {
   if (status.isErr()) return { kind: "defer", error: providerError(status.error) };
+  const code = shownCode(status.value);
+  if (code !== undefined) return { kind: "record", events: [{ type: "code", code }] };
   switch (status.value.state) {
-    case "code":
-      return { kind: "record", events: [{ type: "code", code: status.value.code }] };
     case "ended":
       return { kind: "record", events: [{ type: "provider_ended", reason: "provider_ended" }] };
     default:
@@ -486,7 +495,11 @@ export async function onCode(
     activationId?: string;
     providerActivationId?: string;
     code: string;
-    /** When the code reached the provider (a webhook's `receivedAt`); default: now. */
+    /**
+     * When the code reached the provider (a webhook's `receivedAt`). Absent: in time before our deadline; past it,
+     * in time when the provider shows that code (it reached a number the provider held: a delivery that reached us
+     * late says nothing of when the code reached the provider), else late.
+     */
     receivedAtMs?: number;
     actor?: string;
   },
@@ -498,12 +511,30 @@ export async function onCode(
   if (found.isErr()) return err(found.error);
   const own = ownRecord(ctx, found.value);
   if (own.isErr()) return err(own.error);
+  const a = own.value;
+  const receivedAtMs = req.receivedAtMs ?? (await codeArrival(ctx, a, req.code));
   return activationStep(
     ctx,
-    own.value,
-    { type: "code", code: req.code, receivedAtMs: req.receivedAtMs ?? ctx.clock.now() },
+    a,
+    { type: "code", code: req.code, ...(receivedAtMs === undefined ? {} : { receivedAtMs }) },
     req.actor ?? "provider",
   );
+}
+
+/**
+ * When a code given without its arrival time reached the provider, as far as it matters: `undefined` (in time)
+ * before our deadline, or past it when the provider shows that code; otherwise now (late: the provider shows no
+ * such code, or cannot be read).
+ */
+async function codeArrival(ctx: FesContext, a: ActivationRecord, code: string): Promise<number | undefined> {
+  const nowMs = ctx.clock.now();
+  if (a.state !== "waiting" || a.deadlineAtMs === null || nowMs < a.deadlineAtMs) return undefined;
+  if (a.providerActivationId === null) return nowMs;
+  const status = await callProvider(ctx, "getActivationStatus", { activationId: a.id }, () =>
+    ctx.provider.getActivationStatus(a.providerActivationId!),
+  );
+  const shown = status.isOk() ? shownCode(status.value) : undefined;
+  return shown === code ? undefined : nowMs;
 }
 
 /**
@@ -554,8 +585,8 @@ export async function pollActivation(
     ctx.provider.getActivationStatus(a.providerActivationId!),
   );
   if (status.isErr()) return err(providerError(status.error));
-  if (status.value.state === "code")
-    return activationStep(ctx, a, { type: "code", code: status.value.code }, "system:poll");
+  const code = shownCode(status.value);
+  if (code !== undefined) return activationStep(ctx, a, { type: "code", code }, "system:poll");
   if (status.value.state === "ended" && a.state === "waiting") {
     const ended = await activationStep(
       ctx,
@@ -654,10 +685,12 @@ export type ActivationSweepOutcome =
 
 /**
  * The sweeper's end of an activation past its deadline, or whose recorded cancel lost its answer, decided from
- * what the provider says: a code settles (also on the last poll); a recorded cancel is sent again and wins over the
- * timeout; an activation the provider still holds past a deadline the wait-time policy shortened is cancelled
- * upstream first; a provider that cannot be read defers the decision, for at most `providerGraceMs` past the
- * deadline.
+ * what the provider says: a code settles (also on the last poll, and the code of an activation the provider
+ * completed); a recorded cancel is sent again and wins over the timeout; an activation the provider still holds past
+ * our deadline is cancelled upstream first (our deadline is judged on our clock, the provider's may be behind), and
+ * times out only once the provider accepted the cancel or shows it ended without a code — past a deadline the
+ * wait-time policy shortened it ends as that policy's cancel; a provider that cannot be read (a refused or lost
+ * request) defers the decision, for at most `providerGraceMs` past the deadline.
  */
 export async function sweepActivation(
   ctx: FesContext,
@@ -702,7 +735,22 @@ export async function sweepActivation(
       a.issuedAtMs !== null &&
       a.deadlineAtMs !== null &&
       a.deadlineAtMs < a.issuedAtMs + caps.activationLifetimeMs;
-    if (!shortened) return finalStep();
+    if (!shortened) {
+      // Our deadline passed while the provider still holds the number (its clock behind ours): a code may still
+      // reach it. Cancel upstream first and decide from the answer: accepted, the refund is certain and it times
+      // out; refused because a code arrived, it settles; anything unclear is read from the status.
+      return ended(
+        await runEnd(
+          ctx,
+          activationKind,
+          a,
+          cancelSpec(ctx, null, { type: "deadline" }),
+          "system:sweep",
+          null,
+          () => true,
+        ),
+      );
+    }
     // The wait-time policy ended it before the provider would: cancel upstream first (a code meanwhile wins).
     const request: EndRequest = {
       event: "cancel",
@@ -728,7 +776,9 @@ export async function sweepActivation(
 /**
  * Reconciles a pending activation purchase against the provider's open activations: by order id where the
  * provider keeps one; else by service, country and time — skipping numbers another record already owns, so two
- * lost purchases of one pair each get their own. Not found: released.
+ * lost purchases of one pair each get their own, and holding back a number another purchase still in flight (pending,
+ * not yet due) could equally be answered with: while such a number is the only one that fits, the decision waits
+ * (the record stays pending, for at most three grace periods after the purchase). Not found: released.
  */
 export async function reconcileActivation(
   ctx: FesContext,
@@ -736,26 +786,38 @@ export async function reconcileActivation(
   listed: readonly ActiveActivation[],
 ): Promise<Result<{ record: ActivationRecord; adopted: boolean }, ActivationStepError>> {
   const caps = ctx.provider.capabilities;
-  const candidates = listed.filter(
-    (l) =>
-      l.orderId === a.id ||
-      (!caps.supportsOrderId &&
-        l.orderId === null &&
-        l.service === a.serviceCode &&
-        l.country === a.countryCode &&
-        (l.createdAtMs === null || Math.abs(l.createdAtMs - a.createdAtMs) <= ctx.pendingGraceMs)),
-  );
-  let match: ActiveActivation | undefined;
+  const fits = (l: ActiveActivation, x: ActivationRecord) =>
+    l.orderId === null &&
+    l.service === x.serviceCode &&
+    l.country === x.countryCode &&
+    (l.createdAtMs === null || Math.abs(l.createdAtMs - x.createdAtMs) <= ctx.pendingGraceMs);
+  const candidates = listed.filter((l) => l.orderId === a.id || (!caps.supportsOrderId && fits(l, a)));
+  const free: ActiveActivation[] = [];
   for (const candidate of candidates) {
     const taken = await readStorage(() =>
       ctx.storage.read.findActivationByProviderId(ctx.providerName, candidate.providerActivationId),
     );
     if (taken.isErr()) return err(taken.error);
-    if (taken.value === undefined) {
-      match = candidate;
-      break;
-    }
+    if (taken.value === undefined) free.push(candidate);
   }
+  let inFlight: readonly ActivationRecord[] = [];
+  // Held back for a few grace periods at most: on a busy pair whose list gives no purchase time some sibling is
+  // always in flight, and the hold must not wait for ever.
+  const patient = ctx.clock.now() - a.createdAtMs < 3 * ctx.pendingGraceMs;
+  if (!caps.supportsOrderId && patient && free.some((l) => l.orderId !== a.id)) {
+    // Purchases of this provider whose answers may still come: pending and younger than the grace period.
+    const recent = await readStorage(() =>
+      ctx.storage.read.listActivations({
+        states: ["pending"],
+        createdSinceMs: ctx.clock.now() - ctx.pendingGraceMs,
+      }),
+    );
+    if (recent.isErr()) return err(recent.error);
+    inFlight = recent.value.filter((s) => s.id !== a.id && s.provider === ctx.providerName);
+  }
+  const claimable = (l: ActiveActivation) => l.orderId === a.id || !inFlight.some((s) => fits(l, s));
+  const match = free.find(claimable);
+  if (match === undefined && free.length > 0) return ok({ record: a, adopted: false });
   if (match === undefined) {
     const released = await activationStep(
       ctx,

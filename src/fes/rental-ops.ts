@@ -419,8 +419,8 @@ export function matchPendingPeriods(
  * The end of a rental decided from its status upstream (see `docs/rental-ends.md`): cancelled upstream with a
  * refund → released; finished → charged (in full, or pro rata up to the recorded request's time); revoked → charged
  * up to the last moment it was known active; still active → nothing ended (a poll records what it saw; the sweeper
- * expires one past its end). Pending extensions are first confirmed or released from the provider's own end; when
- * the provider does not state it, the decision waits.
+ * expires one past its end). Pending extensions are first confirmed or released from the provider's own end (a poll
+ * only confirms: an extension may still be in flight); when the provider does not state it, the decision waits.
  */
 function decideRental(
   ctx: FesContext,
@@ -436,7 +436,11 @@ function decideRental(
   if (r.periods.some((p) => p.state === "pending") && s.state !== "cancelled") {
     if (s.endsAtMs === null)
       return { kind: "defer", error: errors.providerUnavailable("provider_end_unknown") };
-    events.push({ type: "periods_reconciled", ...matchPendingPeriods(r, s.endsAtMs), endsAtMs: s.endsAtMs });
+    const matched = matchPendingPeriods(r, s.endsAtMs);
+    // A poll can read the provider before an extension still in flight reached it: it confirms what the provider's
+    // end shows and releases nothing (the extension's answer, or the end of the rental, decides the rest).
+    const released = mode === "sync" ? [] : matched.released;
+    events.push({ type: "periods_reconciled", confirmed: matched.confirmed, released, endsAtMs: s.endsAtMs });
     endsAtMs = s.endsAtMs;
   }
   const request = r.endRequest;

@@ -190,7 +190,9 @@ export async function sweep(
       await isolated(ctx, backoff, report, a.id, async () => {
         if (listed.isErr()) return err({ type: `provider_unavailable:${listed.error.reason}` });
         const done = await reconcileActivation(ctx, a, listed.value);
-        return done.map((d) => (d.adopted ? "reconciled" : "releasedPending"));
+        return done.map((d) =>
+          d.adopted ? "reconciled" : d.record.state === "pending" ? "deferred" : "releasedPending",
+        );
       });
     }
   }

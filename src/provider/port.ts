@@ -123,13 +123,15 @@ export interface IssuedActivation {
  * - `waiting`: no code yet;
  * - `waiting_retry`: another code was requested; `previousCode` is the last one seen, not a new code;
  * - `code`: a code arrived (`code` is the newest; kept as a string, may contain colons or leading zeros);
- * - `ended`: cancelled **or** completed upstream — it never by itself proves a refund.
+ * - `ended`: cancelled **or** completed upstream — it never by itself proves a refund. `code` is the newest code
+ *   of an activation the provider completed, where the provider still shows it (a completed activation settles on
+ *   it); absent when the provider shows none, or cannot tell a completed activation from a cancelled one.
  */
 export type ActivationStatus =
   | { readonly state: "waiting" }
   | { readonly state: "waiting_retry"; readonly previousCode: string }
   | { readonly state: "code"; readonly code: string; readonly text: string | null }
-  | { readonly state: "ended" };
+  | { readonly state: "ended"; readonly code?: string };
 
 /** An open activation as listed upstream. */
 export interface ActiveActivation {

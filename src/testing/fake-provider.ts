@@ -329,13 +329,18 @@ export class FakeUpstream {
     return [...this.#activations.values()].map((a) => ({ ...a }));
   }
 
-  /** The status as the port sees it (`ended` for cancelled, finished and expired alike). */
+  /**
+   * The status as the port sees it: `ended` for cancelled, finished and expired alike; a finished activation's
+   * `ended` carries its newest code (as a V2 status shows it).
+   */
   status(id: string): Result2<ActivationStatus> {
     this.tick();
     const a = this.#activations.get(id);
     if (!a) return err({ type: "no_activation" });
-    if (a.state !== "waiting" && a.state !== "code") return ok({ state: "ended" });
     const last = a.codes.at(-1);
+    if (a.state !== "waiting" && a.state !== "code") {
+      return ok(a.state === "finished" && last ? { state: "ended", code: last.code } : { state: "ended" });
+    }
     if (!last) return ok({ state: "waiting" });
     if (a.retryRequested) return ok({ state: "waiting_retry", previousCode: last.code });
     return ok({ state: "code", code: last.code, text: last.text });

@@ -540,8 +540,10 @@ export async function startFakeSmsActivateServer(
       case "getStatusV2": {
         const a = upstream.activation(p.id ?? "");
         if (!a) return errorReply("NO_ACTIVATION", "activation");
-        if (a.state !== "waiting" && a.state !== "code") return text("STATUS_CANCEL");
         const last = a.codes.at(-1);
+        // A cancelled or expired activation answers the text; a completed one still shows its SMS.
+        if (a.state !== "waiting" && a.state !== "code" && !(a.state === "finished" && last))
+          return text("STATUS_CANCEL");
         if (dialect === "hero-sms") {
           return json({
             verificationType: "sms",

@@ -33,6 +33,8 @@ export async function world(
     clock?: ManualClock;
     config?: Partial<FesConfig>;
     supportsOrderId?: boolean;
+    /** The upstream's own activation lifetime, when it differs from what the port states. */
+    upstreamLifetimeMs?: number;
   } = {},
 ) {
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 0, 1));
@@ -42,6 +44,9 @@ export async function world(
     capabilities: {
       ...(options.name === undefined ? {} : { name: options.name }),
       ...(options.supportsOrderId === undefined ? {} : { supportsOrderId: options.supportsOrderId }),
+      ...(options.upstreamLifetimeMs === undefined
+        ? {}
+        : { activationLifetimeMs: options.upstreamLifetimeMs }),
     },
   });
   await fake.control.setStock("tg", "6", { price: "0.50", count: 100 });
@@ -491,6 +496,38 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       });
     }
 
+    it("lost extensions are under-billed: a poll while an extension is in flight does not release it", async () => {
+      const gate: { release?: () => void; reached?: () => void } = {};
+      const reached = new Promise<void>((resolve) => {
+        gate.reached = resolve;
+      });
+      const w = await fresh({
+        provider: (p) => ({
+          ...p,
+          extendRental: async (id, hours) => {
+            await new Promise<void>((resolve) => {
+              gate.release = resolve;
+              gate.reached?.();
+            });
+            return p.extendRental(id, hours);
+          },
+        }),
+      });
+      const r = await rent(w.fes, "r");
+      const extending = w.fes.extendRental({ rentalId: r.id, hours: 1, idempotencyKey: "e" });
+      // The poll reads the provider before the extension reached it.
+      await reached;
+      const polled = (await w.fes.syncRental(r.id))._unsafeUnwrap();
+      expect(polled.periods.map((p) => p.state)).toEqual(["paid", "pending"]);
+      gate.release?.();
+      const extended = (await extending)._unsafeUnwrap();
+      expect(extended.periods.map((p) => p.state)).toEqual(["paid", "paid"]);
+      expect(extended.endsAtMs).toBe(r.endsAtMs! + HOUR);
+      w.clock.advance(5 * HOUR);
+      (await w.fes.sweep())._unsafeUnwrap();
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
     it("bug 7: the last poll before a timeout sees the code the provider completed with", async () => {
       // The provider completed the activation with a code at its deadline; its status still shows that code (as a
       // V2 status does for a completed activation).
@@ -517,6 +554,170 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       const report = (await w.fes.sweep())._unsafeUnwrap();
       expect(report).toMatchObject({ receivedLate: 1, timedOut: 0 });
       expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("bug 7: a completed activation the provider reports `ended` carries its code, and the timeout settles on it", async () => {
+      const w = await fresh();
+      const a = await buy(w.fes, "a");
+      w.clock.advance(19 * MIN);
+      // The code reached the provider, but its webhook never reached us.
+      await w.fake.control.deliverCode(a.providerActivationId!, "5555");
+      w.clock.advance(MIN);
+      expect(w.fake.upstream.activation(a.providerActivationId!)?.state).toBe("finished");
+      expect((await w.fake.provider.getActivationStatus(a.providerActivationId!))._unsafeUnwrap()).toEqual({
+        state: "ended",
+        code: "5555",
+      });
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ receivedLate: 1, timedOut: 0 });
+      expect((await w.fes.getActivation(a.id))._unsafeUnwrap()).toMatchObject({
+        state: "received",
+        codes: ["5555"],
+      });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("bug 7: a webhook that reaches us after our deadline for a code the provider shows settles, not a late code", async () => {
+      const w = await fresh();
+      const a = await buy(w.fes, "a");
+      w.clock.advance(20 * MIN - 200);
+      await w.fake.control.deliverCode(a.providerActivationId!, "3141");
+      // The delivery reaches us after our deadline; the provider completed the activation with that code.
+      w.clock.advance(700);
+      const coded = (
+        await w.fes.onCode({ providerActivationId: a.providerActivationId!, code: "3141" })
+      )._unsafeUnwrap();
+      expect(coded).toMatchObject({ state: "received", codes: ["3141"] });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+      // A code the provider does not show is late: recorded, never charged.
+      const b = await buy(w.fes, "b");
+      w.clock.advance(21 * MIN);
+      const late = (await w.fes.onCode({ activationId: b.id, code: "2718" }))._unsafeUnwrap();
+      expect(late).toMatchObject({ state: "timeout", lateCodes: ["2718"] });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("bug 7: a poll that sees the completed activation `ended` with its code records the code", async () => {
+      const w = await fresh();
+      const a = await buy(w.fes, "a");
+      w.clock.advance(5 * MIN);
+      await w.fake.control.deliverCode(a.providerActivationId!, "7777");
+      (await w.fake.provider.finishActivation(a.providerActivationId!))._unsafeUnwrap();
+      expect((await w.fes.pollActivation(a.id))._unsafeUnwrap()).toMatchObject({
+        state: "received",
+        codes: ["7777"],
+      });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("bug 7 (clock skew): at our timeout the provider still holds the number: cancelled upstream first, then timed out", async () => {
+      // The provider's own end is later than our deadline (its clock behind ours, or a stated end past the
+      // lifetime the port states): a code could still reach it after our timeout.
+      const w = await fresh({
+        policy: { timeoutCashbackPercent: 20 },
+        upstreamLifetimeMs: 40 * MIN,
+        provider: (p) => ({ ...p, capabilities: { ...p.capabilities, activationLifetimeMs: 20 * MIN } }),
+        config: { waitTime: { decide: () => ({ waitMs: 30 * MIN }) } },
+      });
+      const a = await buy(w.fes, "a");
+      expect(a.deadlineAtMs).toBe(a.issuedAtMs! + 30 * MIN);
+      w.clock.advance(30 * MIN);
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ timedOut: 1 });
+      // The refund upstream is certain: a code can no longer reach the number the customer was released from.
+      expect(w.fake.upstream.activation(a.providerActivationId!)?.state).toBe("cancelled");
+      expect((await w.fes.getActivation(a.id))._unsafeUnwrap().state).toBe("timeout");
+      expect(await w.balance()).toMatchObject({ balanceMinor: 1010, frozenMinor: 0 });
+    });
+
+    it("bug 7 (clock skew): a code that reaches the provider after our deadline, before its own end, settles", async () => {
+      const w = await fresh({
+        upstreamLifetimeMs: 40 * MIN,
+        provider: (p) => ({ ...p, capabilities: { ...p.capabilities, activationLifetimeMs: 20 * MIN } }),
+        config: { waitTime: { decide: () => ({ waitMs: 30 * MIN }) } },
+      });
+      const a = await buy(w.fes, "a");
+      w.clock.advance(30 * MIN);
+      await w.fake.control.injectFault({
+        action: "cancelActivation",
+        kind: "code_during_cancel",
+        code: "4242",
+      });
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ receivedLate: 1, timedOut: 0 });
+      expect((await w.fes.getActivation(a.id))._unsafeUnwrap()).toMatchObject({
+        state: "received",
+        codes: ["4242"],
+      });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("bug 7: a refused cancel at the timeout defers it; the provider's answer decides once it is readable", async () => {
+      const refused = { on: false };
+      const w = await fresh({
+        upstreamLifetimeMs: 40 * MIN,
+        provider: (p) => {
+          const cancelFlaky = flaky(p, "cancelActivation", refused);
+          return { ...cancelFlaky, capabilities: { ...p.capabilities, activationLifetimeMs: 20 * MIN } };
+        },
+        config: { waitTime: { decide: () => ({ waitMs: 30 * MIN }) } },
+      });
+      const a = await buy(w.fes, "a");
+      w.clock.advance(30 * MIN);
+      refused.on = true;
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ deferred: 1, timedOut: 0 });
+      expect(await w.balance()).toMatchObject({ frozenMinor: 50 });
+      await w.fake.control.deliverCode(a.providerActivationId!, "8888");
+      refused.on = false;
+      w.clock.advance(MIN);
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ receivedLate: 1, timedOut: 0 });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
+    it("a lost activation purchase without an order id never adopts the number an in-flight sibling will record", async () => {
+      // B's purchase reached the provider; its answer is still on its way while the sweeper reconciles A's lost one.
+      const gate: { release?: () => void; reached?: () => void } = {};
+      const reached = new Promise<void>((resolve) => {
+        gate.reached = resolve;
+      });
+      let calls = 0;
+      const w = await fresh({
+        supportsOrderId: false,
+        provider: (p) => ({
+          ...p,
+          buyActivation: async (order) => {
+            const r = await p.buyActivation(order);
+            if (++calls !== 2) return r;
+            await new Promise<void>((resolve) => {
+              gate.release = resolve;
+              gate.reached?.();
+            });
+            return r;
+          },
+        }),
+      });
+      await w.fake.control.injectFault({ action: "buyActivation", kind: "unknown_after_success" });
+      const a = await buy(w.fes, "a");
+      expect(a.state).toBe("pending");
+      // A's own number ended upstream (expired without a code): only B's number fits A now.
+      const [mine] = await w.fake.control.activations();
+      await w.fake.control.endActivation(mine!.providerActivationId);
+      w.clock.advance(MIN + 50_000);
+      const inFlight = w.fes.buyActivation({
+        walletId: "bob",
+        service: "tg",
+        country: "6",
+        idempotencyKey: "b",
+      });
+      await reached;
+      w.clock.advance(20_000);
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ reconciled: 0, releasedPending: 0 });
+      expect((await w.fes.getActivation(a.id))._unsafeUnwrap().state).toBe("pending");
+      gate.release?.();
+      const b = (await inFlight)._unsafeUnwrap();
+      expect(b.state).toBe("waiting");
+      w.clock.advance(2 * MIN);
+      expect((await w.fes.sweep())._unsafeUnwrap()).toMatchObject({ releasedPending: 1 });
+      expect((await w.fes.getActivation(a.id))._unsafeUnwrap().state).toBe("failed");
+      expect(await w.balance("alice")).toMatchObject({ balanceMinor: 1000, frozenMinor: 0 });
+      expect(await w.balance("bob")).toMatchObject({ frozenMinor: 50 });
     });
 
     it("bug 7: an unreadable provider defers the timeout by a bounded grace", async () => {

@@ -224,13 +224,62 @@ describe("sms-activate pitfalls", () => {
     expect(s2.messages[0]?.atMs).toBe(Date.UTC(2025, 5, 17, 16, 0, 10));
   });
 
-  it("STATUS_CANCEL after finish is `ended`, not a refund", async () => {
+  it("STATUS_CANCEL after finish is `ended` with the code getStatusV2 still shows, not a refund", async () => {
     const { server, provider, id } = await overServer();
     await server.deliverCode(id, "5555");
     (await provider.finishActivation(id))._unsafeUnwrap();
     expect(server.requests.at(-1)?.params.status).toBe("6");
-    expect((await provider.getActivationStatus(id))._unsafeUnwrap()).toEqual({ state: "ended" });
+    expect((await provider.getActivationStatus(id))._unsafeUnwrap()).toEqual({
+      state: "ended",
+      code: "5555",
+    });
+    expect(server.requests.at(-1)?.action).toBe("getStatusV2");
     expect(server.activations()[0]?.state).toBe("finished");
+  });
+
+  it("the last poll cannot see the code: a completed activation is `ended` with its code, in both V2 shapes", async () => {
+    for (const dialect of ["sms-activate", "hero-sms"] as const) {
+      const { server, provider, id } = await overServer(dialect);
+      await server.deliverCode(id, "0042");
+      server.clock.advance(20 * 60_000);
+      expect(server.activations()[0]?.state).toBe("finished");
+      expect((await provider.getActivationStatus(id))._unsafeUnwrap()).toEqual({
+        state: "ended",
+        code: "0042",
+      });
+      await server.close();
+    }
+  });
+
+  it("the last poll cannot see the code: a cancelled or expired activation is `ended` without one", async () => {
+    const { server, provider, id } = await overServer();
+    server.clock.advance(2 * 60_000);
+    (await provider.cancelActivation(id))._unsafeUnwrap();
+    expect((await provider.getActivationStatus(id))._unsafeUnwrap()).toEqual({ state: "ended" });
+    const second = (
+      await provider.buyActivation({ service: "tg", country: "6", orderId: "o-2" })
+    )._unsafeUnwrap();
+    server.clock.advance(20 * 60_000);
+    expect((await provider.getActivationStatus(second.providerActivationId))._unsafeUnwrap()).toEqual({
+      state: "ended",
+    });
+  });
+
+  it("the last poll cannot see the code: an unreadable getStatusV2 after STATUS_CANCEL is a failure, not a refund", async () => {
+    const { fetch } = scripted({
+      getStatus: { body: "STATUS_CANCEL" },
+      getStatusV2: { status: 502, body: "<html>bad gateway</html>" },
+    });
+    const r = await adapter(fetch, "sms-activate").getActivationStatus("1");
+    expect(r.isErr()).toBe(true);
+  });
+
+  it("the last poll cannot see the code: without getStatusV2 the wire cannot tell, and `ended` carries no code", async () => {
+    const { fetch, calls } = scripted({ getStatus: { body: "STATUS_CANCEL" } });
+    expect((await adapter(fetch, "generic").getActivationStatus("1"))._unsafeUnwrap()).toEqual({
+      state: "ended",
+    });
+    expect(calls.map((c) => c.get("action"))).toEqual(["getStatus"]);
   });
 
   it("NO_NUMBERS as a 200 text body and as a 404 JSON envelope", async () => {

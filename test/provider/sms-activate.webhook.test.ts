@@ -80,6 +80,18 @@ describe("sms-activate webhooks", () => {
     expect(upstream.requests.filter((r) => r.action === "getStatus").length).toBeGreaterThanOrEqual(1);
   });
 
+  it("a lost webhook meets the last-poll bug: a delivery after the provider completed the activation is confirmed by the code its ended status shows", async () => {
+    const { upstream, provider, handler, codes } = await setup();
+    const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();
+    await upstream.deliverCode(a.providerActivationId, "5150");
+    (await provider.finishActivation(a.providerActivationId))._unsafeUnwrap();
+    const late = { activationId: a.providerActivationId, code: "5150", service: "go", country: 2 };
+    expect(what(await handler.handle({ body: late }))).toBe("confirmed");
+    expect(codes).toEqual([{ providerActivationId: a.providerActivationId, code: "5150", text: null }]);
+    // Another code than the one the ended status shows is still not confirmed.
+    expect(what(await handler.handle({ body: { ...late, code: "0000" } }))).toBe("not_confirmed");
+  });
+
   it("a forged body settles nothing and is answered like any processed delivery (200, no oracle)", async () => {
     const { upstream, provider, handler, codes } = await setup();
     const a = (await provider.buyActivation({ service: "go", country: "2", orderId: "o" }))._unsafeUnwrap();

@@ -23,6 +23,8 @@ interface Fixture {
   readonly action: string;
   readonly status: number;
   readonly body: string;
+  /** What other actions answer in the same exchange (the status a V2 read follows), by action. */
+  readonly answers?: Readonly<Record<string, { readonly status: number; readonly body: string }>>;
   readonly port?: { readonly call: string; readonly expect: { ok?: unknown; err?: unknown } };
   readonly fake?: { readonly scenario: string };
 }
@@ -35,11 +37,14 @@ const corpus: readonly Fixture[] = readdirSync(dir)
 
 /** An adapter whose every request gets the fixture's answer. */
 function answering(f: Fixture): SmsActivateProvider {
-  const fetch: FetchLike = async () => ({
-    status: f.status,
-    headers: new Headers(),
-    text: async () => f.body,
-  });
+  const fetch: FetchLike = async (url) => {
+    const other = f.answers?.[new URL(url).searchParams.get("action") ?? ""];
+    return {
+      status: other?.status ?? f.status,
+      headers: new Headers(),
+      text: async () => other?.body ?? f.body,
+    };
+  };
   return createSmsActivateProvider({
     preset: f.dialect,
     apiKey: "k",
@@ -154,6 +159,12 @@ async function fakeAnswer(f: Fixture): Promise<{ status: number; body: string }>
         const id = await buy();
         await server.deliverCode(id, "1");
         return await get({ action: "finishActivation", id });
+      }
+      case "completed_status_v2": {
+        const id = await buy();
+        await server.deliverCode(id, "12345");
+        await get({ action: "setStatus", id, status: "6" });
+        return await get({ action: "getStatusV2", id });
       }
       case "all_sms": {
         const id = await buy();

@@ -44,7 +44,10 @@ export const faultKinds = [
   "lateWebhook",
   /** A webhook is delivered twice. */
   "duplicateWebhook",
-  /** Past its lifetime, an activation that got a code reports `ended` (completed upstream), not its code. */
+  /**
+   * Past its lifetime, an activation that got a code reports `ended` (completed upstream) with its code, not the
+   * `code` state.
+   */
   "upstreamEndsWithCode",
   /** The provider cancels an activation on its own (no code, refunded upstream). */
   "upstreamCancelsActivation",

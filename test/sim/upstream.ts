@@ -257,11 +257,15 @@ export class SimUpstream {
       case "code":
         return ok({ state: "code", code: a.codes[a.codes.length - 1] ?? "", text: null });
       case "finished":
-        // Past its lifetime a completed activation still shows its code, unless this seed's provider says `ended`.
+        // Past its lifetime a completed activation still shows its code, unless this seed's provider says `ended`
+        // (as SMS-Activate's `getStatus` does): then, as its `getStatusV2` does, the ended status carries the code.
         if (a.codes.length > 0 && !this.endsWithCode()) {
           return ok({ state: "code", code: a.codes[a.codes.length - 1] ?? "", text: null });
         }
-        if (a.codes.length > 0) this.coverage.hit("fault.upstreamEndsWithCode");
+        if (a.codes.length > 0) {
+          this.coverage.hit("fault.upstreamEndsWithCode");
+          return ok({ state: "ended", code: a.codes[a.codes.length - 1] ?? "" });
+        }
         return ok({ state: "ended" });
       default:
         return ok({ state: "ended" });

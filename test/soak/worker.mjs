@@ -14,13 +14,12 @@ const pool = new pg.Pool({
 // A terminated backend surfaces as an error on an idle client: the pool drops it and the next unit reconnects.
 pool.on("error", () => {});
 const provider = createSmsActivateProvider({
+  preset: "hero-sms",
   apiKey: UPSTREAM_KEY,
   baseUrl: UPSTREAM_URL,
   currency: "USD",
   timeoutMs: 2_000,
   retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
-  // The fake upstream speaks the SMS-Activate dialect: its zone-less dates are Moscow time.
-  dateZoneOffsetMinutes: 180,
   // The refund window lies well past the purchase grace, as on the real provider (20 minutes against 2): a rental
   // whose answer was lost is reconciled, and given back, while it can still be refunded (even on a loaded machine).
   capabilities: { earlyCancelWindowMs: 1_000, activationLifetimeMs: 15_000, rentRefundWindowMs: 60_000 },

@@ -440,6 +440,21 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     return r.isOk() ? r.value : null;
   }
 
+  /**
+   * `getStatus` answers `STATUS_CANCEL` for a cancelled and a completed activation alike; `getStatusV2` still shows
+   * a completed activation's SMS and answers the text `STATUS_CANCEL` only for a cancelled (or expired) one. A V2
+   * answer that cannot be read is the failure: the caller waits rather than take the end for a refund.
+   */
+  async function endedStatus(id: string): Promise<ProviderResult<ActivationStatus>> {
+    return call("read", "getStatusV2", { id }, (body): ActivationStatus | undefined => {
+      if (isToken(body, "STATUS_CANCEL")) return { state: "ended" };
+      const v = decodeJson(statusV2Schema, body);
+      if (!v) return undefined;
+      const sms = v.sms ?? v.data ?? null;
+      return sms ? { state: "ended", code: sms.code } : { state: "ended" };
+    });
+  }
+
   async function getActivationStatus(id: string): Promise<ProviderResult<ActivationStatus>> {
     const r = await call(
       "read",
@@ -474,6 +489,7 @@ export function createSmsActivateProvider(options: SmsActivateOptions): SmsActiv
     if (r.isOk() && r.value.state === "code" && features.statusV2) {
       return ok({ ...r.value, text: await statusText(id, r.value.code) });
     }
+    if (r.isOk() && r.value.state === "ended" && features.statusV2) return endedStatus(id);
     return r;
   }
 

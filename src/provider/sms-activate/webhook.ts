@@ -228,6 +228,9 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     if (s.state === "code" && sameCode(s.code, claimed)) return { code: s.code, text: s.text };
     if (s.state === "waiting_retry" && sameCode(s.previousCode, claimed))
       return { code: s.previousCode, text: null };
+    // Completed upstream since: its ended status still shows the code where the provider gives it.
+    if (s.state === "ended" && s.code !== undefined && sameCode(s.code, claimed))
+      return { code: s.code, text: null };
     // The newest code may already be another one: the open list carries all codes.
     const list = await options.provider.listActiveActivations();
     if (list.isErr()) return list.error.class === "declined" ? null : list.error;
