@@ -487,7 +487,8 @@ async function ownActivation(
 
 /**
  * Records a code (from a poll or a webhook). Duplicates are ignored; a code after the activation ended is recorded
- * as a late code and never charged.
+ * as a late code and never charged. Past our deadline a code without its arrival time is judged by the provider
+ * (see `receivedAtMs`); when the provider cannot be read the answer is `provider_unavailable`.
  */
 export async function onCode(
   ctx: FesContext,
@@ -503,7 +504,7 @@ export async function onCode(
     receivedAtMs?: number;
     actor?: string;
   },
-): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError>> {
+): Promise<Result<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable>> {
   const parsed = parseInput(codeInput, input);
   if (parsed.isErr()) return err(parsed.error);
   const req = parsed.value;
@@ -512,7 +513,12 @@ export async function onCode(
   const own = ownRecord(ctx, found.value);
   if (own.isErr()) return err(own.error);
   const a = own.value;
-  const receivedAtMs = req.receivedAtMs ?? (await codeArrival(ctx, a, req.code));
+  let receivedAtMs = req.receivedAtMs;
+  if (receivedAtMs === undefined) {
+    const arrival = await codeArrival(ctx, a, req.code);
+    if (arrival.isErr()) return err(arrival.error);
+    receivedAtMs = arrival.value;
+  }
   return activationStep(
     ctx,
     a,
@@ -523,18 +529,26 @@ export async function onCode(
 
 /**
  * When a code given without its arrival time reached the provider, as far as it matters: `undefined` (in time)
- * before our deadline, or past it when the provider shows that code; otherwise now (late: the provider shows no
- * such code, or cannot be read).
+ * before our deadline, or past it when the provider shows that code; now (late) when the provider shows no such
+ * code. A provider that cannot be read decides nothing: `provider_unavailable` (a webhook is then delivered again)
+ * until `providerGraceMs` past the deadline, as the sweeper waits; after that the code is late.
  */
-async function codeArrival(ctx: FesContext, a: ActivationRecord, code: string): Promise<number | undefined> {
+async function codeArrival(
+  ctx: FesContext,
+  a: ActivationRecord,
+  code: string,
+): Promise<Result<number | undefined, ProviderUnavailable>> {
   const nowMs = ctx.clock.now();
-  if (a.state !== "waiting" || a.deadlineAtMs === null || nowMs < a.deadlineAtMs) return undefined;
-  if (a.providerActivationId === null) return nowMs;
+  if (a.state !== "waiting" || a.deadlineAtMs === null || nowMs < a.deadlineAtMs) return ok(undefined);
+  if (a.providerActivationId === null) return ok(nowMs);
   const status = await callProvider(ctx, "getActivationStatus", { activationId: a.id }, () =>
     ctx.provider.getActivationStatus(a.providerActivationId!),
   );
-  const shown = status.isOk() ? shownCode(status.value) : undefined;
-  return shown === code ? undefined : nowMs;
+  if (status.isErr()) {
+    const undecided = status.error.class !== "declined" && nowMs < a.deadlineAtMs + ctx.providerGraceMs;
+    return undecided ? err(providerError(status.error)) : ok(nowMs);
+  }
+  return ok(shownCode(status.value) === code ? undefined : nowMs);
 }
 
 /**

@@ -103,7 +103,7 @@ export interface Fes extends WalletOperations {
     code: string;
     receivedAtMs?: number;
     actor?: string;
-  }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError>;
+  }): ResultAsync<ActivationRecord, InvalidInput | ActivationStepError | ProviderUnavailable>;
   /** Polls the provider for a code or an end. */
   pollActivation(
     activationId: string,

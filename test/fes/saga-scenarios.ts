@@ -596,6 +596,25 @@ export function describeSagaRegressions(name: string, createStorage: () => Promi
       expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
     });
 
+    it("bug 7: a webhook after our deadline while the provider cannot be read is answered provider_unavailable, then settles on the redelivery", async () => {
+      const w = await fresh();
+      const a = await buy(w.fes, "a");
+      w.clock.advance(20 * MIN - 200);
+      await w.fake.control.deliverCode(a.providerActivationId!, "3141");
+      w.clock.advance(700);
+      // The status that would tell whether the code reached the provider in time is refused: nothing is decided.
+      await w.fake.control.injectFault({ action: "getActivationStatus", kind: "retryable" });
+      const refused = await w.fes.onCode({ providerActivationId: a.providerActivationId!, code: "3141" });
+      expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "provider_unavailable" });
+      expect(await w.fes.getActivation(a.id)).toMatchObject({ value: { state: "waiting", lateCodes: [] } });
+      // The provider delivers again; now it answers, and shows the code.
+      const coded = (
+        await w.fes.onCode({ providerActivationId: a.providerActivationId!, code: "3141" })
+      )._unsafeUnwrap();
+      expect(coded).toMatchObject({ state: "received", codes: ["3141"] });
+      expect(await w.balance()).toMatchObject({ balanceMinor: 950, frozenMinor: 0 });
+    });
+
     it("bug 7: a poll that sees the completed activation `ended` with its code records the code", async () => {
       const w = await fresh();
       const a = await buy(w.fes, "a");
