@@ -51,9 +51,26 @@ const resolutionColumns = [
  * plan), and a hold opened and resolved by the same plan is inserted resolved. Versions follow the reference
  * adapter: a new wallet, activation or rental is stored at version 1, and every write adds one.
  */
-interface Section {
-  readonly cte: string;
+export interface Section {
+  /** `name AS (…)`, or absent for a check that needs no CTE of its own. */
+  readonly cte?: string;
+  /** `WHEN … THEN fes_conflict(…)`: raises when the section's guard missed. */
   readonly check?: string;
+}
+
+/**
+ * Joins sections into one statement: their CTEs, then a final SELECT whose `CASE` tries every check in order.
+ * The checks run in that order (each subquery when its `WHEN` is reached), so guards placed first (the re-check
+ * of cached rows, taking the wallet locks) run before any write a later check reads; CTEs no check reads run
+ * after the final SELECT. `undefined` when there is nothing to send.
+ */
+export function renderSections(sections: readonly Section[]): string | undefined {
+  if (sections.length === 0) return undefined;
+  const ctes = sections.flatMap((s) => (s.cte === undefined ? [] : [s.cte]));
+  const checks = sections.flatMap((s) => (s.check === undefined ? [] : [s.check]));
+  const final =
+    checks.length === 0 ? "SELECT true AS ok" : `SELECT CASE ${checks.join(" ")} ELSE true END AS ok`;
+  return ctes.length === 0 ? final : `WITH ${ctes.join(", ")} ${final}`;
 }
 
 /** One value as a SQL literal of its column's type (`cast`: with an explicit cast, for a `VALUES` source). */
@@ -175,19 +192,24 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
   return sections;
 }
 
+/** The sections of `plan`'s statement (none when the plan writes nothing). `schema` is already quoted. */
+export function planSections(plan: CommitPlan, schema: string): Section[] {
+  return sectionsOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema);
+}
+
 /** The statement for `plan`, or `undefined` when the plan writes nothing. `schema` is already quoted. */
 export function planStatement(plan: CommitPlan, schema: string): string | undefined {
-  return statementOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema);
+  return renderSections(planSections(plan, schema));
 }
 
 /**
- * The plans of a group commit as one statement, as if one plan held them all in order (several idempotency
+ * The sections of a group commit's plans as one statement, as if one plan held them all in order (several idempotency
  * records among them), so that the server parses and plans one statement for the whole group. `undefined` when
  * they cannot be folded into one: two of them write the same activation or rental (each write adds a version,
  * a folded one would add one), open the same hold or create the same wallet; the caller then sends them one
  * statement each.
  */
-export function groupStatement(plans: readonly CommitPlan[], schema: string): string | undefined {
+export function groupSections(plans: readonly CommitPlan[], schema: string): Section[] | undefined {
   const seen = new Set<string>();
   const once = (kind: string, id: string) => {
     const key = `${kind}\u0000${id}`;
@@ -213,18 +235,14 @@ export function groupStatement(plans: readonly CommitPlan[], schema: string): st
     rentals: all((p) => p.rentals),
     audit: all((p) => p.audit),
   };
-  return statementOf(
+  return sectionsOf(
     merged,
     all((p) => (p.idempotency === undefined ? [] : [p.idempotency])),
     schema,
   );
 }
 
-function statementOf(
-  plan: CommitPlan,
-  idempotency: readonly IdempotencyRecord[],
-  schema: string,
-): string | undefined {
+function sectionsOf(plan: CommitPlan, idempotency: readonly IdempotencyRecord[], schema: string): Section[] {
   const sections: Section[] = [];
 
   // Wallets: new rows (with the plan's own deltas folded in), then the summed deltas of existing wallets.
@@ -334,9 +352,5 @@ function statementOf(
     sections.push(insertSection("audit_inserts", `${schema}.audit_trail`, auditColumns, audit));
   }
 
-  if (sections.length === 0) return undefined;
-  const checks = sections.flatMap((s) => (s.check === undefined ? [] : [s.check]));
-  const final =
-    checks.length === 0 ? "SELECT true AS ok" : `SELECT CASE ${checks.join(" ")} ELSE true END AS ok`;
-  return `WITH ${sections.map((s) => s.cte).join(", ")} ${final}`;
+  return sections;
 }

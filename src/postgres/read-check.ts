@@ -1,3 +1,4 @@
+import type { Section } from "./plan.js";
 import type { ReadSet } from "./row-cache.js";
 import { quoteLiteral } from "./sql.js";
 
@@ -10,37 +11,44 @@ const pairs = (rows: readonly { readonly id: string; readonly value: string }[])
   rows.map((r, i) => `(${quoteLiteral(r.id)}${i === 0 ? "::text" : ""}, ${r.value})`).join(", ");
 
 /**
- * The statements that re-check, inside the transaction of a speculative commit, every row its decision read from
- * the cache, before the plan is written; each raises `fes_conflict('stale_cache', …)` when a row changed.
+ * The guards that re-check, inside the statement of a speculative commit, every row its decision read from the
+ * cache; placed before the plan's own sections (see `renderSections`), they run first, and each raises
+ * `fes_conflict('stale_cache', …)` when a row changed, which fails the whole statement: nothing is written.
  * 1. The wallets, locked in byte order of their ids (`FOR UPDATE`) where their version is still the one read: a
  *    concurrent writer is waited for, and its new version then fails the check. This is the lock a locking load
  *    takes, taken at commit.
- * 2. Under those locks, in a statement of its own (so it reads what the lock holder before it committed): holds at
- *    the state read, activations and rentals at the version read with the same number of owned holds, idempotency
- *    records present, and the rows assumed absent still absent. A row the plan inserts needs no check of its own
- *    beyond the unique key it is inserted under, but checking it here too costs one index probe and keeps the
- *    rule simple: every read is re-checked.
+ * 2. Then holds at the state read, activations and rentals at the version read, locked too (`FOR SHARE`), so
+ *    that these reads also see the latest committed row rather than the statement's snapshot, taken before the
+ *    wait for the wallet lock; with the same number of owned holds, idempotency records present, and the rows
+ *    assumed absent still absent. Those last checks read the snapshot: a row committed after it, while this
+ *    statement waited for the wallet lock, either moved its wallet (a new hold moves the frozen counter), so the
+ *    wallet's version check fails, or is one the plan inserts itself, which its unique key refuses. A unit whose
+ *    decision failed on the absence of a row sends nothing: it is confirmed under the locks.
  */
-export function readSetChecks(read: ReadSet, schema: string): string[] {
-  const statements: string[] = [];
+export function readSetGuards(read: ReadSet, schema: string): Section[] {
+  const guards: Section[] = [];
   const fail = (what: string) => `${schema}.fes_conflict('${STALE_CACHE}', ${quoteLiteral(what)})`;
   if (read.wallets.length > 0) {
     const ids = read.wallets.map((w) => w.id);
     const versions = pairs(read.wallets.map((w) => ({ id: w.id, value: `${w.version}::bigint` })));
-    statements.push(
-      `SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM ${schema}.wallets AS w WHERE w.id = ANY(${list(ids)}) ` +
-        `AND (w.id, w.version) IN (VALUES ${versions}) ORDER BY w.id COLLATE "C" FOR UPDATE OF w) AS l) <> ${ids.length} ` +
-        `THEN ${fail("a cached wallet changed")} ELSE true END AS ok`,
-    );
+    guards.push({
+      cte:
+        `cached_wallets AS (SELECT w.id FROM ${schema}.wallets AS w WHERE w.id = ANY(${list(ids)}) ` +
+        `AND (w.id, w.version) IN (VALUES ${versions}) ORDER BY w.id COLLATE "C" FOR UPDATE OF w)`,
+      check: `WHEN (SELECT count(*) FROM cached_wallets) <> ${ids.length} THEN ${fail("a cached wallet changed")}`,
+    });
   }
-  const when: string[] = [];
   const count = (from: string, n: number, what: string) =>
-    when.push(`WHEN (SELECT count(*) FROM ${schema}.${from}) <> ${n} THEN ${fail(what)}`);
+    guards.push({ check: `WHEN (SELECT count(*) FROM ${schema}.${from}) <> ${n} THEN ${fail(what)}` });
+  const locked = (from: string, n: number, what: string) =>
+    guards.push({
+      check: `WHEN (SELECT count(*) FROM (SELECT 1 FROM ${schema}.${from} FOR SHARE) AS l) <> ${n} THEN ${fail(what)}`,
+    });
   const none = (from: string, what: string) =>
-    when.push(`WHEN EXISTS (SELECT 1 FROM ${schema}.${from}) THEN ${fail(what)}`);
+    guards.push({ check: `WHEN EXISTS (SELECT 1 FROM ${schema}.${from}) THEN ${fail(what)}` });
   if (read.holds.length > 0) {
     const states = pairs(read.holds.map((h) => ({ id: h.id, value: quoteLiteral(h.state) })));
-    count(
+    locked(
       `holds WHERE id = ANY(${list(read.holds.map((h) => h.id))}) AND (id, state) IN (VALUES ${states})`,
       read.holds.length,
       "a cached hold changed",
@@ -54,7 +62,7 @@ export function readSetChecks(read: ReadSet, schema: string): string[] {
   ] as const) {
     if (rows.length > 0) {
       const versions = pairs(rows.map((r) => ({ id: r.row.id, value: `${r.row.version}::bigint` })));
-      count(
+      locked(
         `${table} WHERE id = ANY(${list(rows.map((r) => r.row.id))}) AND (id, version) IN (VALUES ${versions})`,
         rows.length,
         `a cached ${type} changed`,
@@ -85,6 +93,5 @@ export function readSetChecks(read: ReadSet, schema: string): string[] {
       `idempotency_keys WHERE key = ANY(${list(read.absentIdempotency)})`,
       "an idempotency key assumed absent exists",
     );
-  if (when.length > 0) statements.push(`SELECT CASE ${when.join(" ")} ELSE true END AS ok`);
-  return statements;
+  return guards;
 }

@@ -9,7 +9,7 @@ import type {
   WalletRecord,
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
-import { findUnstorableText } from "../core/storable-text.js";
+import { findUnstorableText, isStorableText } from "../core/storable-text.js";
 import type { HealthStats } from "../health/stats.js";
 import type {
   CommitPlan,
@@ -40,7 +40,7 @@ import {
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
-import { groupStatement, planStatement } from "./plan.js";
+import { groupSections, planSections, renderSections, type Section } from "./plan.js";
 import {
   allResults,
   lastResult,
@@ -49,7 +49,7 @@ import {
   type Queryable,
   type QueryResultLike,
 } from "./queryable.js";
-import { readSetChecks } from "./read-check.js";
+import { readSetGuards } from "./read-check.js";
 import { RowCache, RowView } from "./row-cache.js";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 
@@ -245,8 +245,8 @@ class PgUnitOfWork implements StorageTx {
   /** The first database error of this unit of work; after one, PostgreSQL has aborted the transaction. */
   failure: unknown;
   begun = false;
-  /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
-  readonly pending: string[] = [];
+  /** The sections of each commit plan not sent yet: they go with the next load, or with COMMIT. */
+  readonly pending: (readonly Section[])[] = [];
   /** The plans applied, in order (a group commit folds those of its members into one statement). */
   readonly plans: CommitPlan[] = [];
   /** The rows this unit read and wrote (and, while speculative, what it read from the cache). */
@@ -353,7 +353,7 @@ class PgUnitOfWork implements StorageTx {
       holds: owners.length > 0 || holdIds.length > 0,
       operation: request.operationId !== undefined,
     };
-    const statements = [...this.pending];
+    const statements = this.pending.map(statementOf);
     this.pending.length = 0;
     const flushed = statements.length;
     const q = this.sql;
@@ -410,22 +410,22 @@ class PgUnitOfWork implements StorageTx {
 
   async apply(plan: CommitPlan): Promise<void> {
     this.live();
-    let statement: ReturnType<typeof planStatement>;
+    let sections: Section[];
     try {
       // The driver would store a lone surrogate as U+FFFD and the server refuses NUL: refused alike, up front.
-      const unstorable = findUnstorableText(plan);
+      const unstorable = hasUnstorableText(plan) ? findUnstorableText(plan) : undefined;
       if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
-      statement = planStatement(plan, this.sql.schema);
+      sections = planSections(plan, this.sql.schema);
     } catch (error) {
       // A plan that contradicts itself is refused before anything is sent; the unit of work must not commit.
       if (this.failure === undefined) this.failure = error;
       throw error;
     }
-    if (statement === undefined) return;
+    if (sections.length === 0) return;
     this.view.apply(plan);
     this.plans.push(plan);
     // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
-    this.pending.push(statement);
+    this.pending.push(sections);
   }
 }
 
@@ -436,6 +436,19 @@ class SpeculationMissed extends Error {
     super("the cache cannot answer this load: the unit of work runs again under the locks");
   }
 }
+
+/** Whether any string in `value`, keys included, cannot be stored unchanged (the walk, without the paths). */
+function hasUnstorableText(value: unknown): boolean {
+  if (typeof value === "string") return !isStorableText(value);
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  for (const key of Object.keys(value))
+    if (!isStorableText(key) || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/** The statement of non-empty sections. */
+const statementOf = (sections: readonly Section[]): string => renderSections(sections) as string;
 
 /** `ARRAY['a', 'b']::text[]`. */
 function literalArray(values: readonly string[]): string {
@@ -743,7 +756,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           await member.outcome;
           return { kind: "locking" };
         }
-        member.finish({ joined: true, statements: [...tx.pending], plans: [...tx.plans] });
+        member.finish({ joined: true, statements: tx.pending.map(statementOf), plans: [...tx.plans] });
         const outcome = await member.outcome;
         if (outcome.kind === "committed") return { kind: "done", value: value as T };
         if (outcome.kind === "rerun") return { kind: "locking" };
@@ -759,8 +772,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         return { kind: "locking" };
       }
       if (!rejected && tx.failure === undefined) {
-        const checks = speculative ? readSetChecks(tx.view.readSet(), sql.schema) : [];
-        if (tx.pending.length === 0 && checks.length === 0) {
+        const guards = speculative ? readSetGuards(tx.view.readSet(), sql.schema) : [];
+        if (tx.pending.length === 0 && guards.length === 0) {
           if (tx.begun) finish("COMMIT");
           if (tx.begun) stats.locking++;
           // Rows read under the locks are committed state.
@@ -768,8 +781,10 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           return { kind: "done", value: value as T };
         }
         // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded (or loaded
-        // from the cache, whose rows are re-checked first).
-        const text = [...(tx.begun ? [] : [BEGIN]), ...checks, ...tx.pending, "COMMIT"].join(";\n");
+        // from the cache: then the re-check of its rows runs first, in the statement of its first plan).
+        const [first = [], ...rest] = tx.pending;
+        const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
+        const text = [...(tx.begun ? [] : [BEGIN]), ...statements, "COMMIT"].join(";\n");
         let results: QueryResultLike[];
         try {
           results = allResults(await (await connection()).query(text));
@@ -857,25 +872,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       settle({ kind: "rerun" });
       return;
     }
-    // One statement for the whole group where the plans fold into one; else one statement per plan, in order.
-    let folded: string | undefined;
+    // One statement for the whole group, the re-check of its cached rows first, where the plans fold into one;
+    // else the re-check, then one statement per plan, in order.
+    const guards = readSetGuards(base.readSet(), sql.schema);
+    let folded: Section[] | undefined;
     try {
-      folded =
-        joined.length > 1
-          ? groupStatement(
-              joined.flatMap((j) => j.plans),
-              sql.schema,
-            )
-          : undefined;
+      folded = groupSections(
+        joined.flatMap((j) => j.plans),
+        sql.schema,
+      );
     } catch {
       folded = undefined;
     }
-    const text = [
-      BEGIN,
-      ...readSetChecks(base.readSet(), sql.schema),
-      ...(folded === undefined ? joined.flatMap((j) => j.statements) : [folded]),
-      "COMMIT",
-    ].join(";\n");
+    const statements =
+      folded === undefined
+        ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
+        : [[...guards, ...folded]].filter((one) => one.length > 0).map(statementOf);
+    const text = [BEGIN, ...statements, "COMMIT"].join(";\n");
     let client: PoolClientLike;
     try {
       client = await pool.connect();
