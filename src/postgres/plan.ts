@@ -138,8 +138,12 @@ function guardCheck(
   guard: string,
   what: string,
 ): string {
+  // One row asked (the common case): it is the one that missed, no subquery to parse and plan.
   const list = `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
-  const missing = `(SELECT string_agg(m, ', ') FROM unnest(${list}) AS m WHERE m NOT IN (SELECT id FROM ${cte}))`;
+  const missing =
+    ids.length === 1
+      ? quoteLiteral(ids[0] as string)
+      : `(SELECT string_agg(m, ', ') FROM unnest(${list}) AS m WHERE m NOT IN (SELECT id FROM ${cte}))`;
   return `WHEN (SELECT count(*) FROM ${cte}) <> ${ids.length} THEN ${schema}.fes_conflict('${guard}', '${what}: ' || coalesce(${missing}, 'duplicate in plan'))`;
 }
 

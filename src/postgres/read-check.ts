@@ -1,3 +1,4 @@
+import type { CommitPlan } from "../storage/port.js";
 import type { Section } from "./plan.js";
 import type { ReadSet } from "./row-cache.js";
 import { quoteLiteral } from "./sql.js";
@@ -24,9 +25,19 @@ const pairs = (rows: readonly { readonly id: string; readonly value: string }[])
  *    statement waited for the wallet lock, either moved its wallet (a new hold moves the frozen counter), so the
  *    wallet's version check fails, or is one the plan inserts itself, which its unique key refuses. A unit whose
  *    decision failed on the absence of a row sends nothing: it is confirmed under the locks.
+ * A row assumed absent that `plans` insert is left to that unique key: no probe of its own.
  */
-export function readSetGuards(read: ReadSet, schema: string): Section[] {
+export function readSetGuards(read: ReadSet, schema: string, plans: readonly CommitPlan[] = []): Section[] {
   const guards: Section[] = [];
+  const inserted = new Set<string>();
+  for (const p of plans) {
+    for (const h of p.openHolds ?? []) inserted.add(`hold:${h.id}`);
+    for (const w of p.activations ?? [])
+      if (w.expectedVersion === null) inserted.add(`activation:${w.record.id}`);
+    for (const w of p.rentals ?? []) if (w.expectedVersion === null) inserted.add(`rental:${w.record.id}`);
+    if (p.idempotency !== undefined) inserted.add(`idempotency:${p.idempotency.key}`);
+  }
+  const unless = (kind: string, ids: readonly string[]) => ids.filter((id) => !inserted.has(`${kind}:${id}`));
   const fail = (what: string) => `${schema}.fes_conflict('${STALE_CACHE}', ${quoteLiteral(what)})`;
   if (read.wallets.length > 0) {
     const ids = read.wallets.map((w) => w.id);
@@ -54,11 +65,12 @@ export function readSetGuards(read: ReadSet, schema: string): Section[] {
       "a cached hold changed",
     );
   }
-  if (read.absentHolds.length > 0)
-    none(`holds WHERE id = ANY(${list(read.absentHolds)})`, "a hold assumed absent exists");
+  const absentHolds = unless("hold", read.absentHolds);
+  if (absentHolds.length > 0)
+    none(`holds WHERE id = ANY(${list(absentHolds)})`, "a hold assumed absent exists");
   for (const [table, type, rows, absent] of [
-    ["activations", "activation", read.activations, read.absentActivations],
-    ["rentals", "rental", read.rentals, read.absentRentals],
+    ["activations", "activation", read.activations, unless("activation", read.absentActivations)],
+    ["rentals", "rental", read.rentals, unless("rental", read.absentRentals)],
   ] as const) {
     if (rows.length > 0) {
       const versions = pairs(rows.map((r) => ({ id: r.row.id, value: `${r.row.version}::bigint` })));
@@ -88,10 +100,8 @@ export function readSetGuards(read: ReadSet, schema: string): Section[] {
       read.idempotency.length,
       "a cached idempotency record is gone",
     );
-  if (read.absentIdempotency.length > 0)
-    none(
-      `idempotency_keys WHERE key = ANY(${list(read.absentIdempotency)})`,
-      "an idempotency key assumed absent exists",
-    );
+  const absentKeys = unless("idempotency", read.absentIdempotency);
+  if (absentKeys.length > 0)
+    none(`idempotency_keys WHERE key = ANY(${list(absentKeys)})`, "an idempotency key assumed absent exists");
   return guards;
 }

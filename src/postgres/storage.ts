@@ -772,7 +772,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         return { kind: "locking" };
       }
       if (!rejected && tx.failure === undefined) {
-        const guards = speculative ? readSetGuards(tx.view.readSet(), sql.schema) : [];
+        const guards = speculative ? readSetGuards(tx.view.readSet(), sql.schema, tx.plans) : [];
         if (tx.pending.length === 0 && guards.length === 0) {
           if (tx.begun) finish("COMMIT");
           if (tx.begun) stats.locking++;
@@ -874,7 +874,11 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
     }
     // One statement for the whole group, the re-check of its cached rows first, where the plans fold into one;
     // else the re-check, then one statement per plan, in order.
-    const guards = readSetGuards(base.readSet(), sql.schema);
+    const guards = readSetGuards(
+      base.readSet(),
+      sql.schema,
+      joined.flatMap((j) => j.plans),
+    );
     let folded: Section[] | undefined;
     try {
       folded = groupSections(
