@@ -17,6 +17,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
+import { STALE_CACHE } from "./read-check.js";
 import { quoteLiteral } from "./sql.js";
 
 /** The summed deltas of one wallet: `b` balance, `f` frozen, `n` how many deltas (versions to add). */
@@ -56,6 +57,14 @@ export interface Section {
   readonly cte?: string;
   /** `WHEN … THEN fes_conflict(…)`: raises when the section's guard missed. */
   readonly check?: string;
+  /** The wallet whose cached version this section's update re-checks (and locks), when it does. */
+  readonly rechecks?: string;
+}
+
+/** A wallet as a unit of work read it from the cache: its update goes through only at that version. */
+export interface CachedVersion {
+  readonly id: string;
+  readonly version: number;
 }
 
 /**
@@ -197,8 +206,8 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
 }
 
 /** The sections of `plan`'s statement (none when the plan writes nothing). `schema` is already quoted. */
-export function planSections(plan: CommitPlan, schema: string): Section[] {
-  return sectionsOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema);
+export function planSections(plan: CommitPlan, schema: string, cached?: CachedVersion): Section[] {
+  return sectionsOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema, cached);
 }
 
 /** The statement for `plan`, or `undefined` when the plan writes nothing. `schema` is already quoted. */
@@ -213,7 +222,11 @@ export function planStatement(plan: CommitPlan, schema: string): string | undefi
  * a folded one would add one), open the same hold or create the same wallet; the caller then sends them one
  * statement each.
  */
-export function groupSections(plans: readonly CommitPlan[], schema: string): Section[] | undefined {
+export function groupSections(
+  plans: readonly CommitPlan[],
+  schema: string,
+  cached?: CachedVersion,
+): Section[] | undefined {
   const seen = new Set<string>();
   const once = (kind: string, id: string) => {
     const key = `${kind}\u0000${id}`;
@@ -243,10 +256,22 @@ export function groupSections(plans: readonly CommitPlan[], schema: string): Sec
     merged,
     all((p) => (p.idempotency === undefined ? [] : [p.idempotency])),
     schema,
+    cached,
   );
 }
 
-function sectionsOf(plan: CommitPlan, idempotency: readonly IdempotencyRecord[], schema: string): Section[] {
+/**
+ * With `cached`, the update of that wallet (when the plan has one) is also its re-check: it goes through only at
+ * the version read, and a miss raises `stale_cache` (see `read-check.ts`). In READ COMMITTED an update waits for a
+ * concurrent writer of the row and then re-evaluates its condition on the row that writer committed, so a newer
+ * version fails it, as it fails the locking read the re-check would otherwise take.
+ */
+function sectionsOf(
+  plan: CommitPlan,
+  idempotency: readonly IdempotencyRecord[],
+  schema: string,
+  cached?: CachedVersion,
+): Section[] {
   const sections: Section[] = [];
 
   // Wallets: new rows (with the plan's own deltas folded in), then the summed deltas of existing wallets.
@@ -277,15 +302,21 @@ function sectionsOf(plan: CommitPlan, idempotency: readonly IdempotencyRecord[],
   }
   if (deltas.size > 0) {
     const from = source(deltaColumns, [...deltas.values()], "d");
+    const recheck = cached !== undefined && deltas.has(cached.id) ? cached : undefined;
+    const at =
+      recheck === undefined
+        ? ""
+        : ` AND (w.id <> ${quoteLiteral(recheck.id)} OR w.version = ${literal("bigint", recheck.version, false)})`;
     sections.push({
-      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id RETURNING w.id)`,
+      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id${at} RETURNING w.id)`,
       check: guardCheck(
         schema,
         "wallet_updates",
         [...deltas.keys()],
-        "wallet_missing",
-        "wallet delta on a missing wallet",
+        recheck === undefined ? "wallet_missing" : STALE_CACHE,
+        recheck === undefined ? "wallet delta on a missing wallet" : "a cached wallet changed or is missing",
       ),
+      ...(recheck === undefined ? {} : { rechecks: recheck.id }),
     });
   }
 

@@ -25,23 +25,38 @@ const pairs = (rows: readonly { readonly id: string; readonly value: string }[])
  *    statement waited for the wallet lock, either moved its wallet (a new hold moves the frozen counter), so the
  *    wallet's version check fails, or is one the plan inserts itself, which its unique key refuses. A unit whose
  *    decision failed on the absence of a row sends nothing: it is confirmed under the locks.
- * A row assumed absent that `plans` insert is left to that unique key: no probe of its own.
+ * A row assumed absent that `plans` insert is left to that unique key: no probe of its own; a row the plans
+ * write under the same guard (an open hold they resolve, a record at the version read) to that guard; and the wallet
+ * `rechecked`, whose update in the plan goes through only at the version read (`plan.ts`), needs no lock here: that
+ * update, placed first, is its lock and its check.
  */
-export function readSetGuards(read: ReadSet, schema: string, plans: readonly CommitPlan[] = []): Section[] {
+export function readSetGuards(
+  read: ReadSet,
+  schema: string,
+  plans: readonly CommitPlan[] = [],
+  rechecked?: string,
+): Section[] {
   const guards: Section[] = [];
   const inserted = new Set<string>();
+  const guarded = new Set<string>();
   for (const p of plans) {
     for (const h of p.openHolds ?? []) inserted.add(`hold:${h.id}`);
     for (const w of p.activations ?? [])
       if (w.expectedVersion === null) inserted.add(`activation:${w.record.id}`);
     for (const w of p.rentals ?? []) if (w.expectedVersion === null) inserted.add(`rental:${w.record.id}`);
     if (p.idempotency !== undefined) inserted.add(`idempotency:${p.idempotency.key}`);
+    // Rows the plan writes under the very guard the re-check would test: an open hold it resolves (only while
+    // open), a record it writes at the version read (only at that version).
+    for (const r of p.resolveHolds ?? []) guarded.add(`hold:${r.holdId}:open`);
+    for (const w of p.activations ?? []) guarded.add(`activation:${w.record.id}:${w.expectedVersion}`);
+    for (const w of p.rentals ?? []) guarded.add(`rental:${w.record.id}:${w.expectedVersion}`);
   }
   const unless = (kind: string, ids: readonly string[]) => ids.filter((id) => !inserted.has(`${kind}:${id}`));
   const fail = (what: string) => `${schema}.fes_conflict('${STALE_CACHE}', ${quoteLiteral(what)})`;
-  if (read.wallets.length > 0) {
-    const ids = read.wallets.map((w) => w.id);
-    const versions = pairs(read.wallets.map((w) => ({ id: w.id, value: `${w.version}::bigint` })));
+  const wallets = read.wallets.filter((w) => w.id !== rechecked);
+  if (wallets.length > 0) {
+    const ids = wallets.map((w) => w.id);
+    const versions = pairs(wallets.map((w) => ({ id: w.id, value: `${w.version}::bigint` })));
     guards.push({
       cte:
         `cached_wallets AS (SELECT w.id FROM ${schema}.wallets AS w WHERE w.id = ANY(${list(ids)}) ` +
@@ -57,11 +72,12 @@ export function readSetGuards(read: ReadSet, schema: string, plans: readonly Com
     });
   const none = (from: string, what: string) =>
     guards.push({ check: `WHEN EXISTS (SELECT 1 FROM ${schema}.${from}) THEN ${fail(what)}` });
-  if (read.holds.length > 0) {
-    const states = pairs(read.holds.map((h) => ({ id: h.id, value: quoteLiteral(h.state) })));
+  const holds = read.holds.filter((h) => !guarded.has(`hold:${h.id}:${h.state}`));
+  if (holds.length > 0) {
+    const states = pairs(holds.map((h) => ({ id: h.id, value: quoteLiteral(h.state) })));
     locked(
-      `holds WHERE id = ANY(${list(read.holds.map((h) => h.id))}) AND (id, state) IN (VALUES ${states})`,
-      read.holds.length,
+      `holds WHERE id = ANY(${list(holds.map((h) => h.id))}) AND (id, state) IN (VALUES ${states})`,
+      holds.length,
       "a cached hold changed",
     );
   }
@@ -72,13 +88,16 @@ export function readSetGuards(read: ReadSet, schema: string, plans: readonly Com
     ["activations", "activation", read.activations, unless("activation", read.absentActivations)],
     ["rentals", "rental", read.rentals, unless("rental", read.absentRentals)],
   ] as const) {
-    if (rows.length > 0) {
-      const versions = pairs(rows.map((r) => ({ id: r.row.id, value: `${r.row.version}::bigint` })));
+    const unwritten = rows.filter((r) => !guarded.has(`${type}:${r.row.id}:${r.row.version}`));
+    if (unwritten.length > 0) {
+      const versions = pairs(unwritten.map((r) => ({ id: r.row.id, value: `${r.row.version}::bigint` })));
       locked(
-        `${table} WHERE id = ANY(${list(rows.map((r) => r.row.id))}) AND (id, version) IN (VALUES ${versions})`,
-        rows.length,
+        `${table} WHERE id = ANY(${list(unwritten.map((r) => r.row.id))}) AND (id, version) IN (VALUES ${versions})`,
+        unwritten.length,
         `a cached ${type} changed`,
       );
+    }
+    if (rows.length > 0) {
       for (const r of rows)
         count(
           `holds WHERE owner_type = '${type}' AND owner_id = ${quoteLiteral(r.row.id)}`,

@@ -447,6 +447,18 @@ function hasUnstorableText(value: unknown): boolean {
   return false;
 }
 
+/**
+ * A plan's sections behind the re-check of the rows read from the cache: the update that re-checks a cached
+ * wallet first (it takes that wallet's lock), then the other guards, then the rest of the plan.
+ */
+function withGuards(guards: readonly Section[], sections: readonly Section[]): Section[] {
+  return [
+    ...sections.filter((s) => s.rechecks !== undefined),
+    ...guards,
+    ...sections.filter((s) => s.rechecks === undefined),
+  ];
+}
+
 /** The statement of non-empty sections. */
 const statementOf = (sections: readonly Section[]): string => renderSections(sections) as string;
 
@@ -772,7 +784,18 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         return { kind: "locking" };
       }
       if (!rejected && tx.failure === undefined) {
-        const guards = speculative ? readSetGuards(tx.view.readSet(), sql.schema, tx.plans) : [];
+        let [first = [], ...rest] = tx.pending;
+        let guards: Section[] = [];
+        if (speculative) {
+          const read = tx.view.readSet();
+          const cached = read.wallets.length === 1 ? read.wallets[0] : undefined;
+          const [plan] = tx.plans;
+          // One cached wallet: the first plan's update of it is its re-check (built again with its version).
+          if (cached !== undefined && plan !== undefined) first = planSections(plan, sql.schema, cached);
+          const rechecked = first.find((s) => s.rechecks !== undefined)?.rechecks;
+          guards = withGuards(readSetGuards(read, sql.schema, tx.plans, rechecked), first);
+          first = [];
+        }
         if (tx.pending.length === 0 && guards.length === 0) {
           if (tx.begun) finish("COMMIT");
           if (tx.begun) stats.locking++;
@@ -782,7 +805,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         }
         // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded (or loaded
         // from the cache: then the re-check of its rows runs first, in the statement of its first plan).
-        const [first = [], ...rest] = tx.pending;
         const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
         const text = [...(tx.begun ? [] : [BEGIN]), ...statements, "COMMIT"].join(";\n");
         let results: QueryResultLike[];
@@ -874,24 +896,20 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
     }
     // One statement for the whole group, the re-check of its cached rows first, where the plans fold into one;
     // else the re-check, then one statement per plan, in order.
-    const guards = readSetGuards(
-      base.readSet(),
-      sql.schema,
-      joined.flatMap((j) => j.plans),
-    );
+    const read = base.readSet();
+    const plans = joined.flatMap((j) => j.plans);
     let folded: Section[] | undefined;
     try {
-      folded = groupSections(
-        joined.flatMap((j) => j.plans),
-        sql.schema,
-      );
+      folded = groupSections(plans, sql.schema, read.wallets.length === 1 ? read.wallets[0] : undefined);
     } catch {
       folded = undefined;
     }
+    const rechecked = folded?.find((s) => s.rechecks !== undefined)?.rechecks;
+    const guards = readSetGuards(read, sql.schema, plans, rechecked);
     const statements =
       folded === undefined
         ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
-        : [[...guards, ...folded]].filter((one) => one.length > 0).map(statementOf);
+        : [withGuards(guards, folded)].filter((one) => one.length > 0).map(statementOf);
     const text = [BEGIN, ...statements, "COMMIT"].join(";\n");
     let client: PoolClientLike;
     try {

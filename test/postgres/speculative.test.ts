@@ -57,8 +57,8 @@ describe("speculative unit of work", () => {
     )._unsafeUnwrap();
     expect(counting.roundTrips()).toBe(1);
     expect(counting.messages()[0]).toMatch(
-      // One statement between BEGIN and COMMIT: the re-check of the cached wallet (its lock) and the plan.
-      /^BEGIN ISOLATION LEVEL READ COMMITTED;\nWITH cached_wallets AS \([^;]*FOR UPDATE OF w\)[^;]*;\nCOMMIT$/,
+      // One statement between BEGIN and COMMIT: the plan, whose wallet update is the re-check of the cached wallet.
+      /^BEGIN ISOLATION LEVEL READ COMMITTED;\nWITH wallet_updates AS \(UPDATE [^;]*OR w\.version = \d+\)[^;]*'stale_cache'[^;]*;\nCOMMIT$/,
     );
     counting.reset();
     const settled = (await fes.settle({ holdId: hold.id, idempotencyKey: fresh("s") }))._unsafeUnwrap();
