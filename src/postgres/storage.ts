@@ -408,6 +408,16 @@ class PgUnitOfWork implements StorageTx {
     };
   }
 
+  /**
+   * The one wallet a speculative unit (alone, not in a group) read from the cache, for its first plan: that plan's
+   * update of the wallet is then its re-check (see `read-check.ts`).
+   */
+  private cachedWallet(): WalletRecord | undefined {
+    if (this.plans.length > 0 || this.member !== undefined || !this.view.speculated) return undefined;
+    const { wallets } = this.view.readSet();
+    return wallets.length === 1 ? wallets[0] : undefined;
+  }
+
   async apply(plan: CommitPlan): Promise<void> {
     this.live();
     let sections: Section[];
@@ -415,7 +425,7 @@ class PgUnitOfWork implements StorageTx {
       // The driver would store a lone surrogate as U+FFFD and the server refuses NUL: refused alike, up front.
       const unstorable = hasUnstorableText(plan) ? findUnstorableText(plan) : undefined;
       if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
-      sections = planSections(plan, this.sql.schema);
+      sections = planSections(plan, this.sql.schema, this.cachedWallet());
     } catch (error) {
       // A plan that contradicts itself is refused before anything is sent; the unit of work must not commit.
       if (this.failure === undefined) this.failure = error;
@@ -787,13 +797,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         let [first = [], ...rest] = tx.pending;
         let guards: Section[] = [];
         if (speculative) {
-          const read = tx.view.readSet();
-          const cached = read.wallets.length === 1 ? read.wallets[0] : undefined;
-          const [plan] = tx.plans;
-          // One cached wallet: the first plan's update of it is its re-check (built again with its version).
-          if (cached !== undefined && plan !== undefined) first = planSections(plan, sql.schema, cached);
           const rechecked = first.find((s) => s.rechecks !== undefined)?.rechecks;
-          guards = withGuards(readSetGuards(read, sql.schema, tx.plans, rechecked), first);
+          guards = withGuards(readSetGuards(tx.view.readSet(), sql.schema, tx.plans, rechecked), first);
           first = [];
         }
         if (tx.pending.length === 0 && guards.length === 0) {
