@@ -238,7 +238,8 @@ interface LoadParts {
  * connection goes back to the pool once that is answered. A unit of work that touches nothing costs none.
  *
  * Speculative (when the cache of committed rows answers its first load): no message until the end, then one:
- * `BEGIN`, the re-check of every row read from the cache (`read-check.ts`), the plan, `COMMIT`. A later load the
+ * `BEGIN`, one statement with the re-check of every row read from the cache (`read-check.ts`) and the plan,
+ * `COMMIT`. A later load the
  * cache cannot answer abandons the attempt ({@link SpeculationMissed}): the unit is run again under the locks.
  */
 class PgUnitOfWork implements StorageTx {
@@ -868,7 +869,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
   /**
    * Runs one group of a wallet's lane: each member decides in turn on the rows the members before it left, then
    * the plans of those that joined go in one message — `BEGIN`, the re-check of the rows the group read from the
-   * cache, every plan in order, `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
+   * cache and every plan in order (one statement when the plans fold into one), `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
    * a lost answer leaves each with an unknown outcome (resolved, as for one unit, through its idempotency key).
    */
   async function runGroup(members: readonly Member[]): Promise<void> {
