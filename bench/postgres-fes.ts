@@ -77,7 +77,7 @@ async function roundTrips(pool: pg.Pool, walletId: string, options: Partial<Post
 }
 
 const fmt = (c: Cell) =>
-  `${c.perSecond.toFixed(0).padStart(5)}/s (p50 ${c.p50.toFixed(1)}, p99 ${c.p99.toFixed(1)} ms)`;
+  `${c.perSecond.toFixed(0).padStart(5)}/s (p50 ${c.p50.toFixed(1)}, p99 ${c.p99.toFixed(1)} ms, cpu ${c.cpu.toFixed(0)} µs)`;
 
 /** Runs the benchmark; returns its report. */
 export default async function run(): Promise<{ title: string; lines: string[] }> {
@@ -100,7 +100,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
     const slow = await roundTrips(pool, sets.counted[2] as string, { speculative: false });
     lines.push(
       `round trips per unit: freeze ${fast.freeze}, settle ${fast.settle} (locking path: freeze ${slow.freeze}, settle ${slow.settle}; floor: 1 each)`,
-      `${CYCLES} cycles per cell, median of ${ROUNDS} interleaved rounds; ratio = api/floor throughput (≥ 1 is at or above the floor)`,
+      `${CYCLES} cycles per cell, median of ${ROUNDS} interleaved rounds; ratio = api/floor throughput (≥ 1 is at or above the floor); cpu = Node CPU per cycle (process.cpuUsage, driver included)`,
     );
 
     let tag = 0;
@@ -138,7 +138,12 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
           }
           const m = (name: string): Cell => {
             const c = cells.get(name) ?? [];
-            return { perSecond: medianOf(c, "perSecond"), p50: medianOf(c, "p50"), p99: medianOf(c, "p99") };
+            return {
+              perSecond: medianOf(c, "perSecond"),
+              p50: medianOf(c, "p50"),
+              p99: medianOf(c, "p99"),
+              cpu: medianOf(c, "cpu"),
+            };
           };
           const floor = m("floor");
           const api = m("api");

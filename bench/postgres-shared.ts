@@ -69,11 +69,13 @@ export function floorCycle(pool: PoolLike, prepared = false, prefix = "fl"): Cyc
   };
 }
 
-/** Cycles per second and per-cycle latency percentiles (ms) of one measurement. */
+/** Cycles per second, per-cycle latency percentiles (ms) and Node CPU per cycle (µs) of one measurement. */
 export interface Cell {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** `process.cpuUsage()` (user + system) over the measurement, per cycle: what the process spent, driver included. */
+  readonly cpu: number;
 }
 
 /** `cycles` cycles over `workers` concurrent loops, spread round robin over `wallets`. */
@@ -87,6 +89,7 @@ export async function measure(
   let next = 0;
   const latencies: number[] = [];
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (let i = next++; i < cycles; i = next++) {
@@ -97,10 +100,12 @@ export async function measure(
     }),
   );
   const perSecond = cycles / ((performance.now() - start) / 1000);
+  const used = process.cpuUsage(cpuStart);
+  const cpu = (used.user + used.system) / cycles;
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
-  return { perSecond, p50: at(0.5), p99: at(0.99) };
+  return { perSecond, p50: at(0.5), p99: at(0.99), cpu };
 }
 
 /** The median. */

@@ -17,6 +17,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
+import { STALE_CACHE } from "./read-check.js";
 import { quoteLiteral } from "./sql.js";
 
 /** The summed deltas of one wallet: `b` balance, `f` frozen, `n` how many deltas (versions to add). */
@@ -51,9 +52,34 @@ const resolutionColumns = [
  * plan), and a hold opened and resolved by the same plan is inserted resolved. Versions follow the reference
  * adapter: a new wallet, activation or rental is stored at version 1, and every write adds one.
  */
-interface Section {
-  readonly cte: string;
+export interface Section {
+  /** `name AS (…)`, or absent for a check that needs no CTE of its own. */
+  readonly cte?: string;
+  /** `WHEN … THEN fes_conflict(…)`: raises when the section's guard missed. */
   readonly check?: string;
+  /** The wallet whose cached version this section's update re-checks (and locks), when it does. */
+  readonly rechecks?: string;
+}
+
+/** A wallet as a unit of work read it from the cache: its update goes through only at that version. */
+export interface CachedVersion {
+  readonly id: string;
+  readonly version: number;
+}
+
+/**
+ * Joins sections into one statement: their CTEs, then a final SELECT whose `CASE` tries every check in order.
+ * The checks run in that order (each subquery when its `WHEN` is reached), so guards placed first (the re-check
+ * of cached rows, taking the wallet locks) run before any write a later check reads; CTEs no check reads run
+ * after the final SELECT. `undefined` when there is nothing to send.
+ */
+export function renderSections(sections: readonly Section[]): string | undefined {
+  if (sections.length === 0) return undefined;
+  const ctes = sections.flatMap((s) => (s.cte === undefined ? [] : [s.cte]));
+  const checks = sections.flatMap((s) => (s.check === undefined ? [] : [s.check]));
+  const final =
+    checks.length === 0 ? "SELECT true AS ok" : `SELECT CASE ${checks.join(" ")} ELSE true END AS ok`;
+  return ctes.length === 0 ? final : `WITH ${ctes.join(", ")} ${final}`;
 }
 
 /** One value as a SQL literal of its column's type (`cast`: with an explicit cast, for a `VALUES` source). */
@@ -121,8 +147,12 @@ function guardCheck(
   guard: string,
   what: string,
 ): string {
+  // One row asked (the common case): it is the one that missed, no subquery to parse and plan.
   const list = `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
-  const missing = `(SELECT string_agg(m, ', ') FROM unnest(${list}) AS m WHERE m NOT IN (SELECT id FROM ${cte}))`;
+  const missing =
+    ids.length === 1
+      ? quoteLiteral(ids[0] as string)
+      : `(SELECT string_agg(m, ', ') FROM unnest(${list}) AS m WHERE m NOT IN (SELECT id FROM ${cte}))`;
   return `WHEN (SELECT count(*) FROM ${cte}) <> ${ids.length} THEN ${schema}.fes_conflict('${guard}', '${what}: ' || coalesce(${missing}, 'duplicate in plan'))`;
 }
 
@@ -175,19 +205,28 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
   return sections;
 }
 
+/** The sections of `plan`'s statement (none when the plan writes nothing). `schema` is already quoted. */
+export function planSections(plan: CommitPlan, schema: string, cached?: CachedVersion): Section[] {
+  return sectionsOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema, cached);
+}
+
 /** The statement for `plan`, or `undefined` when the plan writes nothing. `schema` is already quoted. */
 export function planStatement(plan: CommitPlan, schema: string): string | undefined {
-  return statementOf(plan, plan.idempotency === undefined ? [] : [plan.idempotency], schema);
+  return renderSections(planSections(plan, schema));
 }
 
 /**
- * The plans of a group commit as one statement, as if one plan held them all in order (several idempotency
+ * The sections of a group commit's plans as one statement, as if one plan held them all in order (several idempotency
  * records among them), so that the server parses and plans one statement for the whole group. `undefined` when
  * they cannot be folded into one: two of them write the same activation or rental (each write adds a version,
  * a folded one would add one), open the same hold or create the same wallet; the caller then sends them one
  * statement each.
  */
-export function groupStatement(plans: readonly CommitPlan[], schema: string): string | undefined {
+export function groupSections(
+  plans: readonly CommitPlan[],
+  schema: string,
+  cached?: CachedVersion,
+): Section[] | undefined {
   const seen = new Set<string>();
   const once = (kind: string, id: string) => {
     const key = `${kind}\u0000${id}`;
@@ -213,18 +252,26 @@ export function groupStatement(plans: readonly CommitPlan[], schema: string): st
     rentals: all((p) => p.rentals),
     audit: all((p) => p.audit),
   };
-  return statementOf(
+  return sectionsOf(
     merged,
     all((p) => (p.idempotency === undefined ? [] : [p.idempotency])),
     schema,
+    cached,
   );
 }
 
-function statementOf(
+/**
+ * With `cached`, the update of that wallet (when the plan has one) is also its re-check: it goes through only at
+ * the version read, and a miss raises `stale_cache` (see `read-check.ts`). In READ COMMITTED an update waits for a
+ * concurrent writer of the row and then re-evaluates its condition on the row that writer committed, so a newer
+ * version fails it, as it fails the locking read the re-check would otherwise take.
+ */
+function sectionsOf(
   plan: CommitPlan,
   idempotency: readonly IdempotencyRecord[],
   schema: string,
-): string | undefined {
+  cached?: CachedVersion,
+): Section[] {
   const sections: Section[] = [];
 
   // Wallets: new rows (with the plan's own deltas folded in), then the summed deltas of existing wallets.
@@ -255,15 +302,21 @@ function statementOf(
   }
   if (deltas.size > 0) {
     const from = source(deltaColumns, [...deltas.values()], "d");
+    const recheck = cached !== undefined && deltas.has(cached.id) ? cached : undefined;
+    const at =
+      recheck === undefined
+        ? ""
+        : ` AND (w.id <> ${quoteLiteral(recheck.id)} OR w.version = ${literal("bigint", recheck.version, false)})`;
     sections.push({
-      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id RETURNING w.id)`,
+      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id${at} RETURNING w.id)`,
       check: guardCheck(
         schema,
         "wallet_updates",
         [...deltas.keys()],
-        "wallet_missing",
-        "wallet delta on a missing wallet",
+        recheck === undefined ? "wallet_missing" : STALE_CACHE,
+        recheck === undefined ? "wallet delta on a missing wallet" : "a cached wallet changed or is missing",
       ),
+      ...(recheck === undefined ? {} : { rechecks: recheck.id }),
     });
   }
 
@@ -334,9 +387,5 @@ function statementOf(
     sections.push(insertSection("audit_inserts", `${schema}.audit_trail`, auditColumns, audit));
   }
 
-  if (sections.length === 0) return undefined;
-  const checks = sections.flatMap((s) => (s.check === undefined ? [] : [s.check]));
-  const final =
-    checks.length === 0 ? "SELECT true AS ok" : `SELECT CASE ${checks.join(" ")} ELSE true END AS ok`;
-  return `WITH ${sections.map((s) => s.cte).join(", ")} ${final}`;
+  return sections;
 }

@@ -9,7 +9,7 @@ import type {
   WalletRecord,
 } from "../core/records.js";
 import { isPlatformAccountId } from "../core/records.js";
-import { findUnstorableText } from "../core/storable-text.js";
+import { findUnstorableText, isStorableText } from "../core/storable-text.js";
 import type { HealthStats } from "../health/stats.js";
 import type {
   CommitPlan,
@@ -40,7 +40,7 @@ import {
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
-import { groupStatement, planStatement } from "./plan.js";
+import { groupSections, planSections, renderSections, type Section } from "./plan.js";
 import {
   allResults,
   lastResult,
@@ -49,7 +49,7 @@ import {
   type Queryable,
   type QueryResultLike,
 } from "./queryable.js";
-import { readSetChecks } from "./read-check.js";
+import { readSetGuards } from "./read-check.js";
 import { RowCache, RowView } from "./row-cache.js";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 
@@ -238,15 +238,16 @@ interface LoadParts {
  * connection goes back to the pool once that is answered. A unit of work that touches nothing costs none.
  *
  * Speculative (when the cache of committed rows answers its first load): no message until the end, then one:
- * `BEGIN`, the re-check of every row read from the cache (`read-check.ts`), the plan, `COMMIT`. A later load the
+ * `BEGIN`, one statement with the re-check of every row read from the cache (`read-check.ts`) and the plan,
+ * `COMMIT`. A later load the
  * cache cannot answer abandons the attempt ({@link SpeculationMissed}): the unit is run again under the locks.
  */
 class PgUnitOfWork implements StorageTx {
   /** The first database error of this unit of work; after one, PostgreSQL has aborted the transaction. */
   failure: unknown;
   begun = false;
-  /** Inlined commit-plan statements not sent yet: they go with the next load, or with COMMIT. */
-  readonly pending: string[] = [];
+  /** The sections of each commit plan not sent yet: they go with the next load, or with COMMIT. */
+  readonly pending: (readonly Section[])[] = [];
   /** The plans applied, in order (a group commit folds those of its members into one statement). */
   readonly plans: CommitPlan[] = [];
   /** The rows this unit read and wrote (and, while speculative, what it read from the cache). */
@@ -353,7 +354,7 @@ class PgUnitOfWork implements StorageTx {
       holds: owners.length > 0 || holdIds.length > 0,
       operation: request.operationId !== undefined,
     };
-    const statements = [...this.pending];
+    const statements = this.pending.map(statementOf);
     this.pending.length = 0;
     const flushed = statements.length;
     const q = this.sql;
@@ -408,24 +409,34 @@ class PgUnitOfWork implements StorageTx {
     };
   }
 
+  /**
+   * The one wallet a speculative unit (alone, not in a group) read from the cache, for its first plan: that plan's
+   * update of the wallet is then its re-check (see `read-check.ts`).
+   */
+  private cachedWallet(): WalletRecord | undefined {
+    if (this.plans.length > 0 || this.member !== undefined || !this.view.speculated) return undefined;
+    const { wallets } = this.view.readSet();
+    return wallets.length === 1 ? wallets[0] : undefined;
+  }
+
   async apply(plan: CommitPlan): Promise<void> {
     this.live();
-    let statement: ReturnType<typeof planStatement>;
+    let sections: Section[];
     try {
       // The driver would store a lone surrogate as U+FFFD and the server refuses NUL: refused alike, up front.
-      const unstorable = findUnstorableText(plan);
+      const unstorable = hasUnstorableText(plan) ? findUnstorableText(plan) : undefined;
       if (unstorable !== undefined) throw new RangeError(`the plan cannot be stored: ${unstorable}`);
-      statement = planStatement(plan, this.sql.schema);
+      sections = planSections(plan, this.sql.schema, this.cachedWallet());
     } catch (error) {
       // A plan that contradicts itself is refused before anything is sent; the unit of work must not commit.
       if (this.failure === undefined) this.failure = error;
       throw error;
     }
-    if (statement === undefined) return;
+    if (sections.length === 0) return;
     this.view.apply(plan);
     this.plans.push(plan);
     // Deferred: sent with COMMIT (or with the next load), so a unit of work writes in the round trip that ends it.
-    this.pending.push(statement);
+    this.pending.push(sections);
   }
 }
 
@@ -436,6 +447,31 @@ class SpeculationMissed extends Error {
     super("the cache cannot answer this load: the unit of work runs again under the locks");
   }
 }
+
+/** Whether any string in `value`, keys included, cannot be stored unchanged (the walk, without the paths). */
+function hasUnstorableText(value: unknown): boolean {
+  if (typeof value === "string") return !isStorableText(value);
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  for (const key of Object.keys(value))
+    if (!isStorableText(key) || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/**
+ * A plan's sections behind the re-check of the rows read from the cache: the update that re-checks a cached
+ * wallet first (it takes that wallet's lock), then the other guards, then the rest of the plan.
+ */
+function withGuards(guards: readonly Section[], sections: readonly Section[]): Section[] {
+  return [
+    ...sections.filter((s) => s.rechecks !== undefined),
+    ...guards,
+    ...sections.filter((s) => s.rechecks === undefined),
+  ];
+}
+
+/** The statement of non-empty sections. */
+const statementOf = (sections: readonly Section[]): string => renderSections(sections) as string;
 
 /** `ARRAY['a', 'b']::text[]`. */
 function literalArray(values: readonly string[]): string {
@@ -743,7 +779,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           await member.outcome;
           return { kind: "locking" };
         }
-        member.finish({ joined: true, statements: [...tx.pending], plans: [...tx.plans] });
+        member.finish({ joined: true, statements: tx.pending.map(statementOf), plans: [...tx.plans] });
         const outcome = await member.outcome;
         if (outcome.kind === "committed") return { kind: "done", value: value as T };
         if (outcome.kind === "rerun") return { kind: "locking" };
@@ -759,8 +795,14 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         return { kind: "locking" };
       }
       if (!rejected && tx.failure === undefined) {
-        const checks = speculative ? readSetChecks(tx.view.readSet(), sql.schema) : [];
-        if (tx.pending.length === 0 && checks.length === 0) {
+        let [first = [], ...rest] = tx.pending;
+        let guards: Section[] = [];
+        if (speculative) {
+          const rechecked = first.find((s) => s.rechecks !== undefined)?.rechecks;
+          guards = withGuards(readSetGuards(tx.view.readSet(), sql.schema, tx.plans, rechecked), first);
+          first = [];
+        }
+        if (tx.pending.length === 0 && guards.length === 0) {
           if (tx.begun) finish("COMMIT");
           if (tx.begun) stats.locking++;
           // Rows read under the locks are committed state.
@@ -768,8 +810,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           return { kind: "done", value: value as T };
         }
         // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded (or loaded
-        // from the cache, whose rows are re-checked first).
-        const text = [...(tx.begun ? [] : [BEGIN]), ...checks, ...tx.pending, "COMMIT"].join(";\n");
+        // from the cache: then the re-check of its rows runs first, in the statement of its first plan).
+        const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
+        const text = [...(tx.begun ? [] : [BEGIN]), ...statements, "COMMIT"].join(";\n");
         let results: QueryResultLike[];
         try {
           results = allResults(await (await connection()).query(text));
@@ -826,7 +869,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
   /**
    * Runs one group of a wallet's lane: each member decides in turn on the rows the members before it left, then
    * the plans of those that joined go in one message — `BEGIN`, the re-check of the rows the group read from the
-   * cache, every plan in order, `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
+   * cache and every plan in order (one statement when the plans fold into one), `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
    * a lost answer leaves each with an unknown outcome (resolved, as for one unit, through its idempotency key).
    */
   async function runGroup(members: readonly Member[]): Promise<void> {
@@ -857,25 +900,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       settle({ kind: "rerun" });
       return;
     }
-    // One statement for the whole group where the plans fold into one; else one statement per plan, in order.
-    let folded: string | undefined;
+    // One statement for the whole group, the re-check of its cached rows first, where the plans fold into one;
+    // else the re-check, then one statement per plan, in order.
+    const read = base.readSet();
+    const plans = joined.flatMap((j) => j.plans);
+    let folded: Section[] | undefined;
     try {
-      folded =
-        joined.length > 1
-          ? groupStatement(
-              joined.flatMap((j) => j.plans),
-              sql.schema,
-            )
-          : undefined;
+      folded = groupSections(plans, sql.schema, read.wallets.length === 1 ? read.wallets[0] : undefined);
     } catch {
       folded = undefined;
     }
-    const text = [
-      BEGIN,
-      ...readSetChecks(base.readSet(), sql.schema),
-      ...(folded === undefined ? joined.flatMap((j) => j.statements) : [folded]),
-      "COMMIT",
-    ].join(";\n");
+    const rechecked = folded?.find((s) => s.rechecks !== undefined)?.rechecks;
+    const guards = readSetGuards(read, sql.schema, plans, rechecked);
+    const statements =
+      folded === undefined
+        ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
+        : [withGuards(guards, folded)].filter((one) => one.length > 0).map(statementOf);
+    const text = [BEGIN, ...statements, "COMMIT"].join(";\n");
     let client: PoolClientLike;
     try {
       client = await pool.connect();

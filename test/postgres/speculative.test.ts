@@ -57,7 +57,8 @@ describe("speculative unit of work", () => {
     )._unsafeUnwrap();
     expect(counting.roundTrips()).toBe(1);
     expect(counting.messages()[0]).toMatch(
-      /^BEGIN ISOLATION LEVEL READ COMMITTED;\nSELECT CASE[\s\S]*FOR UPDATE OF w[\s\S]*;\nCOMMIT$/,
+      // One statement between BEGIN and COMMIT: the plan, whose wallet update is the re-check of the cached wallet.
+      /^BEGIN ISOLATION LEVEL READ COMMITTED;\nWITH wallet_updates AS \(UPDATE [^;]*OR w\.version = \d+\)[^;]*'stale_cache'[^;]*;\nCOMMIT$/,
     );
     counting.reset();
     const settled = (await fes.settle({ holdId: hold.id, idempotencyKey: fresh("s") }))._unsafeUnwrap();
@@ -68,6 +69,46 @@ describe("speculative unit of work", () => {
       frozenMinor: 0,
     });
     expect(storage.speculationStats()).toMatchObject({ missed: 0, confirmed: 0 });
+  });
+
+  it("regression: a stale cached row fails the whole one-statement commit with stale_cache, nothing written", async () => {
+    const counting = countingPool(pool);
+    const storage = createPostgresStorage({ pool: counting.pool, groupCommit: false });
+    const fes = service(storage);
+    const walletId = await walletWith(fes, 1_000);
+    await counting.settled();
+    counting.reset();
+    (
+      await fes.freeze({
+        walletId,
+        amountMinor: 100,
+        currency: "USD",
+        operationId: fresh("op"),
+        idempotencyKey: fresh("f"),
+      })
+    )._unsafeUnwrap();
+    await counting.settled();
+    const [message] = counting.messages();
+    // The same message again: the wallet moved on (its version is newer), so the re-check refuses it whole.
+    const before = await pool.query(
+      "SELECT (SELECT count(*) FROM sms_fes.holds) AS holds, (SELECT count(*) FROM sms_fes.idempotency_keys) AS keys, (SELECT frozen_minor FROM sms_fes.wallets WHERE id = $1) AS frozen",
+      [walletId],
+    );
+    const client = await pool.connect();
+    try {
+      await expect(client.query(message as string)).rejects.toMatchObject({
+        code: "FES01",
+        detail: "stale_cache",
+      });
+      await client.query("ROLLBACK");
+    } finally {
+      client.release();
+    }
+    const after = await pool.query(
+      "SELECT (SELECT count(*) FROM sms_fes.holds) AS holds, (SELECT count(*) FROM sms_fes.idempotency_keys) AS keys, (SELECT frozen_minor FROM sms_fes.wallets WHERE id = $1) AS frozen",
+      [walletId],
+    );
+    expect(after.rows).toEqual(before.rows);
   });
 
   it("business error on a stale cache is confirmed by a locked rerun (here: it was not an error)", async () => {
