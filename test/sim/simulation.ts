@@ -165,7 +165,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       `not quiescent ${LIVENESS_BOUND_MS / 3_600_000} h after the safety phase: ${model.describeLive()}`,
     );
   } else {
-    await quiescenceOracles(model, upstreams, storage.read);
+    await quiescenceOracles(model, upstreams, storage.read, coverage);
   }
   await model.compareAll();
   await fullCheck();
@@ -197,6 +197,7 @@ async function quiescenceOracles(
   model: ReferenceModel,
   upstreams: readonly SimUpstream[],
   read: import("../../src/storage/port.js").StorageReader,
+  coverage: Coverage,
 ): Promise<void> {
   const open = await read.listHolds({ state: "open" });
   for (const h of open) model.report("quiescence", h.id, `hold still open (${h.ownerType} ${h.ownerId})`);
@@ -246,11 +247,27 @@ async function quiescenceOracles(
           // The purchase that rented it (the sim's upstream keeps the order id), with its trail.
           const buyer = await read.getRental(u.orderId);
           const trail = buyer === undefined ? [] : await read.listAudit({ subjectId: buyer.id });
+          // The provider ended it on its own while its purchase was still pending (the answer lost, not yet due):
+          // no saga could have given it back or handed it to the customer, who was released and never saw it. The
+          // platform's loss is the provider's doing, counted apart.
+          const released = trail.find((t) => t.action === "rental.purchase_failed");
+          if (
+            u.endedBy === "provider" &&
+            u.endedAtMs !== null &&
+            buyer?.state === "failed" &&
+            released !== undefined &&
+            u.endedAtMs - up.skewMs <= released.atMs
+          ) {
+            coverage.hit("billing.rentalEndedByProviderWhilePending");
+            continue;
+          }
           model.report(
             "billing",
             u.id,
             `upstream rental ${u.status} by ${u.endedBy} (platform paid) owned by no record; rented at ` +
-              `+${u.startedAtMs - up.skewMs - START_MS} ms for ${u.orderId}` +
+              `+${u.startedAtMs - up.skewMs - START_MS} ms` +
+              (u.endedAtMs === null ? "" : `, ended at +${u.endedAtMs - up.skewMs - START_MS} ms`) +
+              ` for ${u.orderId}` +
               (buyer === undefined
                 ? ""
                 : ` (${buyer.state}${buyer.failureReason === null ? "" : ` ${buyer.failureReason}`}, ` +
