@@ -1,20 +1,12 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { ActivationState } from "../../src/core/records.js";
+import { ACTIVATION_STATES } from "../../src/core/records.js";
 import { percentileCont, percentilesInPlace, sortedHealthSample } from "../../src/health/percentile.js";
 import { computeHealthStats } from "../../src/health/stats.js";
 import { wilson } from "../../src/health/wilson.js";
 import { activation, DAY, T0 } from "./fixtures.js";
 
-const states: ActivationState[] = [
-  "pending",
-  "waiting",
-  "received",
-  "cancelled",
-  "timeout",
-  "expired",
-  "failed",
-];
+const states = ACTIVATION_STATES;
 
 const recordArb = fc
   .record({

@@ -5,6 +5,7 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../../src/core/records.js";
+import type { Fes } from "../../src/fes/service.js";
 import type { PoolLike, QueryResultLike } from "../../src/postgres/index.js";
 import { recordFixtures } from "../../src/testing/index.js";
 
@@ -113,4 +114,19 @@ export function countingPool(pool: PoolLike): {
       answered = 0;
     },
   };
+}
+
+let unique = 0;
+/** An id unique within the test process (tests share one database). */
+export const uniqueId = (prefix: string): string => `${prefix}-${++unique}`;
+
+/** A new USD wallet holding `amountMinor`, through the public API. */
+export async function fundedWallet(fes: Fes, amountMinor: number): Promise<string> {
+  const walletId = uniqueId("w");
+  (await fes.createWallet({ walletId, currency: "USD" }))._unsafeUnwrap();
+  if (amountMinor > 0)
+    (
+      await fes.deposit({ walletId, amountMinor, currency: "USD", idempotencyKey: uniqueId("fund") })
+    )._unsafeUnwrap();
+  return walletId;
 }

@@ -6,7 +6,7 @@ import { createFakeProvider } from "../../src/testing/fake-provider.js";
 import { ManualClock } from "../../src/testing/manual-clock.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
-import { activation, wallet } from "./fixtures.js";
+import { activation, fundedWallet, uniqueId, wallet } from "./fixtures.js";
 
 /**
  * Group commit per wallet: units of work on one hot wallet that arrive while one is in flight decide one after the
@@ -14,8 +14,7 @@ import { activation, wallet } from "./fixtures.js";
  */
 let db: TestDatabase;
 let pool: pg.Pool;
-let n = 0;
-const fresh = (prefix: string) => `${prefix}-${++n}`;
+const fresh = uniqueId;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -26,15 +25,6 @@ afterAll(() => db.drop());
 const clock = new ManualClock(Date.UTC(2026, 0, 1));
 const provider = createFakeProvider({ clock }).provider;
 const service = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
-
-async function walletWith(fes: Fes, amountMinor: number): Promise<string> {
-  const walletId = fresh("w");
-  (await fes.createWallet({ walletId, currency: "USD" }))._unsafeUnwrap();
-  (
-    await fes.deposit({ walletId, amountMinor, currency: "USD", idempotencyKey: fresh("fund") })
-  )._unsafeUnwrap();
-  return walletId;
-}
 
 /** A pool whose connections lose the answer of every group commit (several units in one message) after it ran. */
 function losingGroupAnswers(inner: pg.Pool): { pool: PoolLike; lost: () => number } {
@@ -69,7 +59,7 @@ describe("group commit", () => {
   it("commits concurrent units on one hot wallet together, each deciding on the previous ones' writes", async () => {
     const storage = createPostgresStorage({ pool });
     const fes = service(storage);
-    const walletId = await walletWith(fes, 1_000);
+    const walletId = await fundedWallet(fes, 1_000);
     const before = storage.speculationStats();
     // 12 freezes of 100 on 1,000: ten fit, two must see the others' holds and lack funds.
     const results = await Promise.all(
@@ -101,7 +91,7 @@ describe("group commit", () => {
   it("a group whose commit fails reruns its units one by one under the locks", async () => {
     const a = createPostgresStorage({ pool });
     const b = createPostgresStorage({ pool });
-    const walletId = await walletWith(service(a), 100);
+    const walletId = await fundedWallet(service(a), 100);
     // Behind A's cache: B deposits, so every row A's group read is stale and its re-check fails.
     (
       await service(b).deposit({ walletId, amountMinor: 900, currency: "USD", idempotencyKey: fresh("d") })
@@ -122,7 +112,7 @@ describe("group commit", () => {
     const losing = losingGroupAnswers(pool);
     const storage = createPostgresStorage({ pool: losing.pool });
     const fes = service(storage);
-    const walletId = await walletWith(fes, 1_000);
+    const walletId = await fundedWallet(fes, 1_000);
     const request = (i: number) => ({
       walletId,
       amountMinor: 10,

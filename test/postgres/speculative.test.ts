@@ -6,7 +6,7 @@ import { createFakeProvider, seededRandom } from "../../src/testing/fake-provide
 import { ManualClock } from "../../src/testing/manual-clock.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
-import { countingPool } from "./fixtures.js";
+import { countingPool, fundedWallet, uniqueId } from "./fixtures.js";
 
 /**
  * The speculative unit of work: decisions on cached rows, one message per unit, every read re-checked at commit.
@@ -15,8 +15,7 @@ import { countingPool } from "./fixtures.js";
  */
 let db: TestDatabase;
 let pool: pg.Pool;
-let n = 0;
-const fresh = (prefix: string) => `${prefix}-${++n}`;
+const fresh = uniqueId;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -28,22 +27,12 @@ const clock = new ManualClock(Date.UTC(2026, 0, 1));
 const provider = createFakeProvider({ clock }).provider;
 const service = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
 
-async function walletWith(fes: Fes, amountMinor: number): Promise<string> {
-  const walletId = fresh("w");
-  (await fes.createWallet({ walletId, currency: "USD" }))._unsafeUnwrap();
-  if (amountMinor > 0)
-    (
-      await fes.deposit({ walletId, amountMinor, currency: "USD", idempotencyKey: fresh("fund") })
-    )._unsafeUnwrap();
-  return walletId;
-}
-
 describe("speculative unit of work", () => {
   it("freezes and settles in one round trip each once the wallet is cached", async () => {
     const counting = countingPool(pool);
     const storage = createPostgresStorage({ pool: counting.pool });
     const fes = service(storage);
-    const walletId = await walletWith(fes, 1_000);
+    const walletId = await fundedWallet(fes, 1_000);
     await counting.settled();
     counting.reset();
     const hold = (
@@ -75,7 +64,7 @@ describe("speculative unit of work", () => {
     const counting = countingPool(pool);
     const storage = createPostgresStorage({ pool: counting.pool, groupCommit: false });
     const fes = service(storage);
-    const walletId = await walletWith(fes, 1_000);
+    const walletId = await fundedWallet(fes, 1_000);
     await counting.settled();
     counting.reset();
     (
@@ -114,7 +103,7 @@ describe("speculative unit of work", () => {
   it("business error on a stale cache is confirmed by a locked rerun (here: it was not an error)", async () => {
     const a = createPostgresStorage({ pool });
     const b = createPostgresStorage({ pool });
-    const walletId = await walletWith(service(a), 100);
+    const walletId = await fundedWallet(service(a), 100);
     // Instance B deposits behind A's cache: A still believes the balance is 100.
     (
       await service(b).deposit({ walletId, amountMinor: 100, currency: "USD", idempotencyKey: fresh("d") })
@@ -141,7 +130,7 @@ describe("speculative unit of work", () => {
   it("replay of a succeeded key with a stale cache returns the success", async () => {
     const a = createPostgresStorage({ pool });
     const b = createPostgresStorage({ pool });
-    const walletId = await walletWith(service(a), 100);
+    const walletId = await fundedWallet(service(a), 100);
     const request = { walletId, amountMinor: 150, currency: "USD", idempotencyKey: fresh("x") };
     // On B: a deposit and the withdrawal succeed; A's cache still says 100 and has never seen the key.
     (
@@ -168,7 +157,7 @@ describe("speculative unit of work", () => {
     const b = createPostgresStorage({ pool });
     const fa = service(a);
     const fb = service(b);
-    const walletId = await walletWith(fa, 10_000);
+    const walletId = await fundedWallet(fa, 10_000);
     const random = seededRandom(7);
     let expected = 10_000;
     const ops = Array.from({ length: 60 }, (_, i) => ({
@@ -201,7 +190,7 @@ describe("speculative unit of work", () => {
 
   it("a unit whose later load the cache cannot answer runs again under the locks", async () => {
     const storage = createPostgresStorage({ pool });
-    const walletId = await walletWith(service(storage), 100);
+    const walletId = await fundedWallet(service(storage), 100);
     let runs = 0;
     const sums = await storage.transaction(async (tx) => {
       runs++;
@@ -217,7 +206,7 @@ describe("with a cache that is always stale", () => {
   it("never commits a decision made on stale rows: every unit reruns under the locks", async () => {
     const storage = createPostgresStorage({ pool, staleCacheReads: () => true });
     const fes = service(storage);
-    const walletId = await walletWith(fes, 1_000);
+    const walletId = await fundedWallet(fes, 1_000);
     for (let i = 0; i < 5; i++) {
       const hold = (
         await fes.freeze({
