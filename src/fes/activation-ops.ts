@@ -42,6 +42,7 @@ import {
   type EndDecision,
   type EndSpec,
   type EntityKind,
+  loadOwned,
   loadRecord,
   runEnd,
   runPurchase,
@@ -477,12 +478,8 @@ async function findActivation(
 }
 
 /** Loads an activation this service may act on upstream. */
-async function ownActivation(
-  ctx: FesContext,
-  activationId: string,
-): Promise<Result<ActivationRecord, ActivationNotFound | ProviderMismatch | StorageFailure>> {
-  const a = await getActivation(ctx, activationId);
-  return a.isErr() ? err(a.error) : ownRecord(ctx, a.value);
+function ownActivation(ctx: FesContext, activationId: string) {
+  return loadOwned(ctx, activationKind, activationId);
 }
 
 /**

@@ -73,8 +73,7 @@ async function isolated(
     result = await run();
   } catch (e) {
     const message = e instanceof InvariantViolation || e instanceof Error ? e.message : String(e);
-    report.errors++;
-    report.failures.push({ id, error: message });
+    recordFailure(report, { id, error: message });
     backoff.failed(id, nowMs);
     return;
   }
@@ -89,9 +88,14 @@ async function isolated(
     report.skipped++;
     return;
   }
-  report.errors++;
-  report.failures.push({ id, error: result.error.type });
+  recordFailure(report, { id, error: result.error.type });
   backoff.failed(id, nowMs);
+}
+
+/** Counts a failure and names it in the report. */
+function recordFailure(report: Counter, failure: SweepFailure): void {
+  report.errors++;
+  report.failures.push(failure);
 }
 
 async function timeOut(ctx: FesContext, a: ActivationRecord): Promise<ItemResult> {
@@ -220,8 +224,7 @@ async function reconcileRentals(
     ctx.storage.read.listRentals({ states: ["failed"], createdSinceMs: nowMs - orphanWatchMs(ctx) }),
   );
   if (recent.isErr()) {
-    report.errors++;
-    report.failures.push({ id: "orphan-rentals", error: recent.error.type });
+    recordFailure(report, { id: "orphan-rentals", error: recent.error.type });
   }
   const releasedBefore = recent.isOk()
     ? ofProvider(recent.value).filter((x) => x.failureReason === LOST_PURCHASE)
@@ -251,13 +254,9 @@ async function reconcileRentals(
   const pending = ofProvider(siblings.value).filter((s) => !decided.has(s.id));
   const closing = await closeOrphanRentals(ctx, listed.value, pending, released);
   if (closing.isErr()) {
-    report.errors++;
-    report.failures.push({ id: "orphan-rentals", error: closing.error.type });
+    recordFailure(report, { id: "orphan-rentals", error: closing.error.type });
     return;
   }
   report.closedOrphans.push(...closing.value.closed);
-  for (const f of closing.value.failures) {
-    report.errors++;
-    report.failures.push(f);
-  }
+  for (const f of closing.value.failures) recordFailure(report, f);
 }

@@ -2,7 +2,9 @@
  * Reading a request safely: a body read with a byte limit (the declared length is not trusted), JSON only, and
  * every part checked against its zod schema, each failure an error value for the problem table.
  */
+
 import type * as z from "zod";
+import { readStreamBounded } from "../core/bounded-read.js";
 import { type InputIssue, issuesFromZod } from "../core/errors.js";
 
 /** A failure while reading a request, answered through the problem table. */
@@ -20,25 +22,8 @@ export async function readBodyText(
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (Number.isFinite(declared) && declared > limitBytes) return tooLarge;
   if (request.body === null) return { ok: true, text: "" };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limitBytes) {
-      await reader.cancel().catch(() => undefined);
-      return tooLarge;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
+  const all = await readStreamBounded(request.body, limitBytes);
+  if (all === null) return tooLarge;
   try {
     return { ok: true, text: new TextDecoder("utf-8", { fatal: true }).decode(all) };
   } catch {

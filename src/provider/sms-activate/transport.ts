@@ -1,3 +1,4 @@
+import { readStreamBounded } from "../../core/bounded-read.js";
 import type { Clock } from "../../core/clock.js";
 import { type ParsedBody, parseBody } from "./parse.js";
 import type { Timer } from "./timer.js";
@@ -113,25 +114,8 @@ async function readBounded(res: Awaited<ReturnType<FetchLike>>, max: number): Pr
     const text = await res.text();
     return text.length > max ? null : text;
   }
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
+  const all = await readStreamBounded(stream, max);
+  if (all === null) return null;
   return new TextDecoder().decode(all);
 }
 
