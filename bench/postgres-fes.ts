@@ -7,7 +7,7 @@
  * durable commits (`fsync` and `synchronous_commit` on) and with the fast settings (both off), by restarting the
  * throwaway server with either command line. Beside: the locking path alone (no cache), a wallet written from
  * two instances (two caches: what the misses cost), and the floor with prepared statements.
- * Cycles per cell: `FES_BENCH_PG_CYCLES` (default 400); rounds: `FES_BENCH_PG_ROUNDS` (default 3).
+ * Cycles per cell: `FES_BENCH_PG_CYCLES` (default 400); rounds: `FES_BENCH_PG_ROUNDS` (default 5).
  */
 import pg from "pg";
 import { createFes, type Fes } from "../src/fes/service.js";
@@ -32,7 +32,7 @@ import {
 
 const WORKER_COUNTS = [1, 8, 32];
 const CYCLES = Number(process.env.FES_BENCH_PG_CYCLES ?? 400);
-const ROUNDS = Number(process.env.FES_BENCH_PG_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.FES_BENCH_PG_ROUNDS ?? 5);
 const MANY_WALLETS = 1_000;
 const FUNDS = 1_000_000_000;
 

@@ -81,8 +81,16 @@ function rotr(x: number, n: number): number {
   return (x >>> n) | (x << (32 - n));
 }
 
+/** Two hex digits of every byte value: `Number#toString(16)` is a slow runtime call, a table lookup is not. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function hex(x: number): string {
-  return (x >>> 0).toString(16).padStart(8, "0");
+  return (
+    (BYTE_HEX[x >>> 24] as string) +
+    (BYTE_HEX[(x >>> 16) & 0xff] as string) +
+    (BYTE_HEX[(x >>> 8) & 0xff] as string) +
+    (BYTE_HEX[x & 0xff] as string)
+  );
 }
 
 const K = Int32Array.from([

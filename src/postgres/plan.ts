@@ -110,13 +110,33 @@ function valuesRows(
     .join(", ");
 }
 
+/** A column as the statement builders need it. */
+type ColumnLike = { readonly field: string; readonly column: string; readonly type: ColumnType };
+
+/** What is derived from a list of columns (a module constant), computed once per list. */
+function memoized<C extends object, V>(derive: (columns: C) => V): (columns: C) => V {
+  const memo = new WeakMap<C, V>();
+  return (columns) => {
+    if (memo.has(columns)) return memo.get(columns) as V;
+    const derived = derive(columns);
+    memo.set(columns, derived);
+    return derived;
+  };
+}
+
 function fields(columns: readonly { readonly field: string }[], alias: string): string {
   return columns.map((c) => `${alias}."${c.field}"`).join(", ");
 }
 
-function names<T>(columns: Columns<T>): string {
-  return columns.map((c) => c.column).join(", ");
-}
+/** `column, column, …`. */
+const names = memoized((columns: readonly { readonly column: string }[]) =>
+  columns.map((c) => c.column).join(", "),
+);
+
+/** `"field", "field", …`: the column names of a `VALUES` source. */
+const quotedFields = memoized((columns: readonly { readonly field: string }[]) =>
+  columns.map((c) => `"${c.field}"`).join(", "),
+);
 
 /** A `VALUES` source with typed columns named after the record's fields: `(VALUES …) AS alias("f1", …)`. */
 function source(
@@ -124,7 +144,7 @@ function source(
   records: readonly object[],
   alias: string,
 ): string {
-  return `(VALUES ${valuesRows(columns, records, true)}) AS ${alias}(${columns.map((c) => `"${c.field}"`).join(", ")})`;
+  return `(VALUES ${valuesRows(columns, records, true)}) AS ${alias}(${quotedFields(columns)})`;
 }
 
 /** A multi-row insert; rows are inserted in array order (identity columns follow it). */
@@ -176,6 +196,20 @@ function splitVersioned<T extends { readonly id: string; readonly version: numbe
   return { inserts, updates };
 }
 
+/** The columns an update of a versioned record sets (all but the id, and the version, which the update adds one to). */
+const updatable = memoized((columns: readonly ColumnLike[]) =>
+  columns.filter((c) => c.field !== "id" && c.field !== "version"),
+);
+
+/** The columns of a versioned write's `VALUES` source: the record's, and the version it expects. */
+const withExpectedVersion = memoized((columns: readonly ColumnLike[]): readonly ColumnLike[] => [
+  ...columns,
+  { field: "expectedVersion", column: "expected_version", type: "bigint" },
+]);
+
+/** The columns a transfer is inserted with: its `seq` is the table's identity. */
+const transferInsertColumns = transferColumns.filter((c) => c.field !== "seq");
+
 function versionedSections<T extends { readonly id: string; readonly version: number }>(
   schema: string,
   table: string,
@@ -189,8 +223,8 @@ function versionedSections<T extends { readonly id: string; readonly version: nu
     sections.push(insertSection(`${what}_inserts`, `${schema}.${table}`, columns, inserts));
   }
   if (updates.length > 0) {
-    const set = columns.filter((c) => c.field !== "id" && c.field !== "version");
-    const from = source([...columns, { field: "expectedVersion", type: "bigint" }], updates, "r");
+    const set = updatable(columns);
+    const from = source(withExpectedVersion(columns), updates, "r");
     sections.push({
       cte: `${what}_updates AS (UPDATE ${schema}.${table} AS t SET (${names(set)}, version) = (${fields(set, "r")}, t.version + 1) FROM ${from} WHERE t.id = r.id AND t.version = r."expectedVersion" RETURNING t.id)`,
       check: guardCheck(
@@ -301,14 +335,22 @@ function sectionsOf(
     sections.push(insertSection("wallet_inserts", `${schema}.wallets`, walletColumns, createdList));
   }
   if (deltas.size > 0) {
-    const from = source(deltaColumns, [...deltas.values()], "d");
     const recheck = cached !== undefined && deltas.has(cached.id) ? cached : undefined;
-    const at =
-      recheck === undefined
-        ? ""
-        : ` AND (w.id <> ${quoteLiteral(recheck.id)} OR w.version = ${literal("bigint", recheck.version, false)})`;
+    const version = recheck === undefined ? "" : literal("bigint", recheck.version, false);
+    const [only] = deltas.values();
+    // One wallet (the common case) is updated by its key with the sums written in; several join a `VALUES` list.
+    const update =
+      deltas.size === 1 && only !== undefined
+        ? `UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + ${literal("bigint", only.b, false)}, ` +
+          `frozen_minor = w.frozen_minor + ${literal("bigint", only.f, false)}, version = w.version + ${only.n} ` +
+          `WHERE w.id = ${quoteLiteral(only.id)}${recheck === undefined ? "" : ` AND w.version = ${version}`}`
+        : `UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, ` +
+          `version = w.version + d.n FROM ${source(deltaColumns, [...deltas.values()], "d")} WHERE w.id = d.id` +
+          (recheck === undefined
+            ? ""
+            : ` AND (w.id <> ${quoteLiteral(recheck.id)} OR w.version = ${version})`);
     sections.push({
-      cte: `wallet_updates AS (UPDATE ${schema}.wallets AS w SET balance_minor = w.balance_minor + d.b, frozen_minor = w.frozen_minor + d.f, version = w.version + d.n FROM ${from} WHERE w.id = d.id${at} RETURNING w.id)`,
+      cte: `wallet_updates AS (${update} RETURNING w.id)`,
       check: guardCheck(
         schema,
         "wallet_updates",
@@ -322,7 +364,7 @@ function sectionsOf(
 
   const transfers = plan.transfers ?? [];
   if (transfers.length > 0) {
-    const columns = transferColumns.filter((c) => c.field !== "seq");
+    const columns = transferInsertColumns;
     sections.push(insertSection("transfer_inserts", `${schema}.transfers`, columns, transfers));
   }
 
@@ -352,9 +394,17 @@ function sectionsOf(
     sections.push(insertSection("hold_inserts", `${schema}.holds`, holdColumns, openedList));
   }
   if (resolutions.length > 0) {
-    const from = source(resolutionColumns, resolutions, "r");
+    const [only] = resolutions;
+    // One hold by its key with its values written in; several join a `VALUES` list.
+    const update =
+      resolutions.length === 1 && only !== undefined
+        ? `UPDATE ${schema}.holds AS h SET state = ${literal("text", only.state, false)}, ` +
+          `settled_minor = ${literal("bigint", only.settledMinor, false)}, resolved_at_ms = ${literal("bigint", only.resolvedAtMs, false)} ` +
+          `WHERE h.id = ${quoteLiteral(only.holdId)} AND h.state = 'open'`
+        : `UPDATE ${schema}.holds AS h SET state = r.state, settled_minor = r."settledMinor", resolved_at_ms = r."resolvedAtMs" ` +
+          `FROM ${source(resolutionColumns, resolutions, "r")} WHERE h.id = r."holdId" AND h.state = 'open'`;
     sections.push({
-      cte: `hold_updates AS (UPDATE ${schema}.holds AS h SET state = r.state, settled_minor = r."settledMinor", resolved_at_ms = r."resolvedAtMs" FROM ${from} WHERE h.id = r."holdId" AND h.state = 'open' RETURNING h.id)`,
+      cte: `hold_updates AS (${update} RETURNING h.id)`,
       check: guardCheck(
         schema,
         "hold_updates",

@@ -16,7 +16,12 @@ export function quoteIdent(name: string): string {
  * whatever `standard_conforming_strings` says, as `pg`'s own `escapeLiteral` does. PostgreSQL text cannot hold NUL.
  */
 export function quoteLiteral(value: string): string {
+  // Most values (ids, states, keys) hold none of the three characters that need care.
+  if (!NEEDS_CARE.test(value)) return `'${value}'`;
   if (value.includes("\u0000")) throw new RangeError("a SQL string cannot contain the NUL character");
   const quoted = `'${value.replaceAll("'", "''")}'`;
   return value.includes("\\") ? ` E${quoted.replaceAll("\\", "\\\\")}` : quoted;
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters looked for.
+const NEEDS_CARE = /['\\\u0000]/;

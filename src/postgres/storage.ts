@@ -79,7 +79,10 @@ export interface PostgresStorageOptions {
    * `docs/postgres.md`). Off: every unit of work takes its locks with the load.
    */
   readonly speculative?: boolean;
-  /** How many committed rows the per-process cache keeps (least recently used out); default 10,000. */
+  /**
+   * How many committed rows the per-process cache keeps at most (least recently used out, in two generations: a row
+   * stays at least `cacheSize / 2` uses of other rows after its last use); default 10,000.
+   */
   readonly cacheSize?: number;
   /**
    * Group commit per wallet (default on, with the speculative path): units of work on the same single wallet that
@@ -452,8 +455,11 @@ class SpeculationMissed extends Error {
 function hasUnstorableText(value: unknown): boolean {
   if (typeof value === "string") return !isStorableText(value);
   if (value === null || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.some(hasUnstorableText);
-  for (const key of Object.keys(value))
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasUnstorableText(item)) return true;
+    return false;
+  }
+  for (const key in value)
     if (!isStorableText(key) || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
   return false;
 }
@@ -468,6 +474,20 @@ function withGuards(guards: readonly Section[], sections: readonly Section[]): S
     ...guards,
     ...sections.filter((s) => s.rechecks === undefined),
   ];
+}
+
+/**
+ * The text of a commit sent with no transaction open: its statements alone. PostgreSQL runs the statements of one
+ * simple-protocol message as one transaction when the message holds no transaction control of its own, and one
+ * statement is a transaction by itself: what reaches the server is the statement, not `BEGIN`, the statement and
+ * `COMMIT` (two statements fewer to parse, run and answer). An error rolls the whole message back and ends that
+ * transaction, so nothing needs rolling back after it. It runs at the session's default isolation level:
+ * READ COMMITTED unless the database says otherwise, where the re-checks behave as `docs/postgres.md` describes;
+ * under a stricter default a concurrent writer of a re-checked row makes it fail with a serialization failure
+ * instead, which, like any error of a speculative commit, runs the unit again under the locks.
+ */
+function implicitTransaction(statements: readonly string[]): string {
+  return statements.join(";\n");
 }
 
 /** The statement of non-empty sections. */
@@ -809,10 +829,11 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           if (cache !== undefined) tx.view.commitTo(cache);
           return { kind: "done", value: value as T };
         }
-        // The deferred plan and COMMIT in one message; BEGIN too when the unit of work never loaded (or loaded
-        // from the cache: then the re-check of its rows runs first, in the statement of its first plan).
+        // The deferred plan and COMMIT in one message. A unit of work that never loaded (or loaded from the cache:
+        // then the re-check of its rows runs first, in the statement of its first plan) has no transaction open:
+        // its statements go alone, as one implicit transaction (see `implicitTransaction`).
         const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
-        const text = [...(tx.begun ? [] : [BEGIN]), ...statements, "COMMIT"].join(";\n");
+        const text = tx.begun ? [...statements, "COMMIT"].join(";\n") : implicitTransaction(statements);
         let results: QueryResultLike[];
         try {
           results = allResults(await (await connection()).query(text));
@@ -825,8 +846,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
             throw asConnectionLoss(lost ?? error, "commit");
           }
           // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
-          // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
-          finish("ROLLBACK");
+          // message, COMMIT included (or COMMIT itself failed, which also commits nothing). An implicit
+          // transaction has ended with the error already.
+          if (tx.begun) finish("ROLLBACK");
           if (speculative) {
             // A cached row changed, a key was taken, a lock was contended: the locking run reads what is there.
             stats.missed++;
@@ -916,7 +938,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       folded === undefined
         ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
         : [withGuards(guards, folded)].filter((one) => one.length > 0).map(statementOf);
-    const text = [BEGIN, ...statements, "COMMIT"].join(";\n");
+    const text = implicitTransaction(statements);
     let client: PoolClientLike;
     try {
       client = await pool.connect();
@@ -949,11 +971,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         return;
       }
       stats.missed += joined.length;
-      try {
-        await client.query("ROLLBACK");
-      } catch {
-        broken = true;
-      }
       settle({ kind: "rerun" });
     } finally {
       client.removeListener?.("error", onError);

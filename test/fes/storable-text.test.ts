@@ -1,3 +1,4 @@
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
 import { findUnstorableText, isStorableText, storableText } from "../../src/core/storable-text.js";
@@ -23,5 +24,32 @@ describe("storable text", () => {
     expect(findUnstorableText({ a: [1, { b: "fine" }] })).toBeUndefined();
     expect(findUnstorableText({ a: [1, { b: "x\u0000" }] })).toBe("a[1].b contains the NUL character");
     expect(findUnstorableText({ "k\ud800": 1 })).toMatch(/a key\) contains a lone UTF-16 surrogate/);
+  });
+});
+
+describe("storable text, for any UTF-16 text", () => {
+  // A lone surrogate has no UTF-8 form, so `encodeURIComponent` (which encodes UTF-8) refuses it.
+  const reference = (text: string) => {
+    if (text.includes("\u0000")) return false;
+    try {
+      encodeURIComponent(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("is storable exactly when it has no NUL and every surrogate is paired", () => {
+    const unit = fc.oneof(
+      fc.constantFrom("\u0000", "\ud800", "\udbff", "\udc00", "\udfff", "\ud83d\ude00", "a", "'"),
+      fc.string({ unit: "binary", maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 12 }), (parts) => {
+        const text = parts.join("");
+        expect(isStorableText(text)).toBe(reference(text));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

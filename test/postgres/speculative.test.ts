@@ -46,8 +46,8 @@ describe("speculative unit of work", () => {
     )._unsafeUnwrap();
     expect(counting.roundTrips()).toBe(1);
     expect(counting.messages()[0]).toMatch(
-      // One statement between BEGIN and COMMIT: the plan, whose wallet update is the re-check of the cached wallet.
-      /^BEGIN ISOLATION LEVEL READ COMMITTED;\nWITH wallet_updates AS \(UPDATE [^;]*OR w\.version = \d+\)[^;]*'stale_cache'[^;]*;\nCOMMIT$/,
+      // One statement, a transaction by itself: the plan, whose wallet update is the re-check of the cached wallet.
+      /^WITH wallet_updates AS \(UPDATE [^;]* AND w\.version = \d+ RETURNING[^;]*'stale_cache'[^;]*$/,
     );
     counting.reset();
     const settled = (await fes.settle({ holdId: hold.id, idempotencyKey: fresh("s") }))._unsafeUnwrap();
