@@ -241,9 +241,9 @@ interface LoadParts {
  * connection goes back to the pool once that is answered. A unit of work that touches nothing costs none.
  *
  * Speculative (when the cache of committed rows answers its first load): no message until the end, then one:
- * `BEGIN`, one statement with the re-check of every row read from the cache (`read-check.ts`) and the plan,
- * `COMMIT`. A later load the
- * cache cannot answer abandons the attempt ({@link SpeculationMissed}): the unit is run again under the locks.
+ * one statement with the re-check of every row read from the cache (`read-check.ts`) and the plan, a transaction by
+ * itself (see `implicitTransaction`). A later load the cache cannot answer abandons the attempt
+ * ({@link SpeculationMissed}): the unit is run again under the locks.
  */
 class PgUnitOfWork implements StorageTx {
   /** The first database error of this unit of work; after one, PostgreSQL has aborted the transaction. */
