@@ -28,6 +28,7 @@ import {
   medianOf,
   moneyDrift,
   restartWith,
+  serverCpuMeter,
 } from "./postgres-shared.js";
 
 const WORKER_COUNTS = [1, 8, 32];
@@ -77,7 +78,7 @@ async function roundTrips(pool: pg.Pool, walletId: string, options: Partial<Post
 }
 
 const fmt = (c: Cell) =>
-  `${c.perSecond.toFixed(0).padStart(5)}/s (p50 ${c.p50.toFixed(1)}, p99 ${c.p99.toFixed(1)} ms, cpu ${c.cpu.toFixed(0)} µs)`;
+  `${c.perSecond.toFixed(0).padStart(5)}/s (p50 ${c.p50.toFixed(1)}, p99 ${c.p99.toFixed(1)} ms, cpu ${c.cpu.toFixed(0)} µs, server ${c.serverCpu.toFixed(0)} µs)`;
 
 /** Runs the benchmark; returns its report. */
 export default async function run(): Promise<{ title: string; lines: string[] }> {
@@ -100,7 +101,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
     const slow = await roundTrips(pool, sets.counted[2] as string, { speculative: false });
     lines.push(
       `round trips per unit: freeze ${fast.freeze}, settle ${fast.settle} (locking path: freeze ${slow.freeze}, settle ${slow.settle}; floor: 1 each)`,
-      `${CYCLES} cycles per cell, median of ${ROUNDS} interleaved rounds; ratio = api/floor throughput (≥ 1 is at or above the floor); cpu = Node CPU per cycle (process.cpuUsage, driver included)`,
+      `${CYCLES} cycles per cell, median of ${ROUNDS} interleaved rounds; ratio = api/floor throughput (≥ 1 is at or above the floor); cpu = Node CPU per cycle (process.cpuUsage, driver included); server = the server processes' CPU per cycle (/proc)`,
     );
 
     let tag = 0;
@@ -108,6 +109,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
       await restartWith(pool, server.port, durable);
       const p = new pg.Pool({ connectionString: server.url, max: 32 });
       p.on("error", () => {});
+      const serverCpu = await serverCpuMeter(p);
       const storage = createPostgresStorage({ pool: p });
       const variants: [string, Cycle, readonly string[]][] = [
         ["floor", floorCycle(p), sets.floor],
@@ -133,7 +135,14 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
               cells
                 .get(name)
                 ?.push(
-                  await measure(cycle, workers, hot ? wallets.slice(0, 1) : wallets, `c${tag++}`, CYCLES),
+                  await measure(
+                    cycle,
+                    workers,
+                    hot ? wallets.slice(0, 1) : wallets,
+                    `c${tag++}`,
+                    CYCLES,
+                    serverCpu,
+                  ),
                 );
           }
           const m = (name: string): Cell => {
@@ -143,6 +152,7 @@ export default async function run(): Promise<{ title: string; lines: string[] }>
               p50: medianOf(c, "p50"),
               p99: medianOf(c, "p99"),
               cpu: medianOf(c, "cpu"),
+              serverCpu: medianOf(c, "serverCpu"),
             };
           };
           const floor = m("floor");

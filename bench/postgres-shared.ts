@@ -4,7 +4,7 @@
  * and the restart of the throwaway server with durable or fast settings.
  */
 import { execFile } from "node:child_process";
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type pg from "pg";
@@ -76,6 +76,44 @@ export interface Cell {
   readonly p99: number;
   /** `process.cpuUsage()` (user + system) over the measurement, per cycle: what the process spent, driver included. */
   readonly cpu: number;
+  /** CPU time of the server's processes (user + system) per cycle, µs; `NaN` where `/proc` cannot tell it. */
+  readonly serverCpu: number;
+}
+
+/**
+ * The CPU time (µs, user + system) the PostgreSQL server behind `pool` has spent so far: its processes' own, read
+ * from `/proc` (Linux), plus what its exited children left in the postmaster's account. `NaN` where `/proc` is not
+ * there. The server of the benchmarks runs on the same machine.
+ */
+export async function serverCpuMeter(pool: PoolLike): Promise<() => number> {
+  const result = await pool.query("SELECT pg_backend_pid() AS pid");
+  const rows = Array.isArray(result) ? (result[result.length - 1]?.rows ?? []) : result.rows;
+  const fieldsOf = (pid: string) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  };
+  let postmaster: string;
+  try {
+    postmaster = fieldsOf(String(rows[0]?.pid))[1] as string;
+  } catch {
+    return () => Number.NaN;
+  }
+  const tick = 1e6 / 100; // USER_HZ: 100 on Linux
+  return () => {
+    let ticks = 0;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const f = fieldsOf(pid);
+        // utime, stime (fields 14, 15); for the postmaster also its reaped children's (16, 17).
+        if (pid === postmaster) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+        else if (f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]);
+      } catch {
+        // The process ended meanwhile: its time is in the postmaster's account now.
+      }
+    }
+    return ticks * tick;
+  };
 }
 
 /** `cycles` cycles over `workers` concurrent loops, spread round robin over `wallets`. */
@@ -85,9 +123,11 @@ export async function measure(
   wallets: readonly string[],
   tag: string,
   cycles: number,
+  serverCpu: () => number = () => Number.NaN,
 ): Promise<Cell> {
   let next = 0;
   const latencies: number[] = [];
+  const serverStart = serverCpu();
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   await Promise.all(
@@ -102,10 +142,11 @@ export async function measure(
   const perSecond = cycles / ((performance.now() - start) / 1000);
   const used = process.cpuUsage(cpuStart);
   const cpu = (used.user + used.system) / cycles;
+  const server = (serverCpu() - serverStart) / cycles;
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
-  return { perSecond, p50: at(0.5), p99: at(0.99), cpu };
+  return { perSecond, p50: at(0.5), p99: at(0.99), cpu, serverCpu: server };
 }
 
 /** The median. */
