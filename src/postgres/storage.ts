@@ -37,6 +37,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
+import { CommitBatcher } from "./commit-batch.js";
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
@@ -90,8 +91,16 @@ export interface PostgresStorageOptions {
    * `docs/postgres.md`). Off: each unit of work commits on its own.
    */
   readonly groupCommit?: boolean;
-  /** Most units of work in one group commit; default 64. */
+  /** Most units of work in one group commit (and most commits in one batch); default 64. */
   readonly maxGroupSize?: number;
+  /**
+   * Commit batching (default on): a commit that is a whole transaction by itself (a speculative unit, a group, an
+   * `apply` without a `load`) waits while `maxCommitsInFlight` of them are in flight, and the waiting ones go out
+   * together as one message, one transaction, when one is answered (see `docs/postgres.md`).
+   */
+  readonly commitBatching?: boolean;
+  /** Most commit messages in flight at once with commit batching; default 4. */
+  readonly maxCommitsInFlight?: number;
   /**
    * For tests of the speculative path only: called on each read from the cache; when it answers `true` the read
    * is served a stale row (the row's previous version, as a writer behind the cache's back would leave it).
@@ -124,6 +133,9 @@ export const DEFAULT_CACHE_SIZE = 10_000;
 
 /** Most units of work in one group commit by default. */
 export const DEFAULT_MAX_GROUP_SIZE = 64;
+
+/** Most commit messages in flight at once by default, with commit batching. */
+export const DEFAULT_MAX_COMMITS_IN_FLIGHT = 4;
 
 /**
  * Every unit of work runs at READ COMMITTED with row locks. Writers of a wallet are serialized by
@@ -721,6 +733,15 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       : new Lanes(Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE), (members) =>
           runGroup(members),
         );
+  // Without batching, every commit goes out alone at once (no bound on those in flight).
+  const batcher = new CommitBatcher(
+    pool,
+    isLostAnswer,
+    options.commitBatching === false
+      ? Number.POSITIVE_INFINITY
+      : Math.max(1, options.maxCommitsInFlight ?? DEFAULT_MAX_COMMITS_IN_FLIGHT),
+    Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE),
+  );
   listenForIdleErrors(pool, options.onIdleConnectionError);
   // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
   const reads: Queryable = {
@@ -833,7 +854,28 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         // then the re-check of its rows runs first, in the statement of its first plan) has no transaction open:
         // its statements go alone, as one implicit transaction (see `implicitTransaction`).
         const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
-        const text = tx.begun ? [...statements, "COMMIT"].join(";\n") : implicitTransaction(statements);
+        if (!tx.begun) {
+          const outcome = await batcher.commit(implicitTransaction(statements));
+          if (outcome.kind === "committed") {
+            if (speculative) stats.committed++;
+            else stats.locking++;
+            if (cache !== undefined) tx.view.commitTo(cache);
+            return { kind: "done", value: value as T };
+          }
+          if (cache !== undefined) tx.view.forget(cache);
+          // Never sent: nothing committed, the connection failure surfaces typed.
+          if (outcome.kind === "unsent") throw asConnectionLoss(outcome.error, "connect");
+          // Lost: the outcome is unknown (the transaction may have committed). Never retried: the core reconciles
+          // through its idempotency keys.
+          if (outcome.kind === "lost") throw asConnectionLoss(outcome.error, "commit");
+          if (speculative) {
+            stats.missed++;
+            return { kind: "locking" };
+          }
+          if (isRetryable(outcome.error)) return { kind: "retry", error: outcome.error };
+          throw asConflict(outcome.error) ?? outcome.error;
+        }
+        const text = [...statements, "COMMIT"].join(";\n");
         let results: QueryResultLike[];
         try {
           results = allResults(await (await connection()).query(text));
@@ -846,9 +888,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
             throw asConnectionLoss(lost ?? error, "commit");
           }
           // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
-          // message, COMMIT included (or COMMIT itself failed, which also commits nothing). An implicit
-          // transaction has ended with the error already.
-          if (tx.begun) finish("ROLLBACK");
+          // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
+          finish("ROLLBACK");
           if (speculative) {
             // A cached row changed, a key was taken, a lock was contended: the locking run reads what is there.
             stats.missed++;
@@ -938,44 +979,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       folded === undefined
         ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
         : [withGuards(guards, folded)].filter((one) => one.length > 0).map(statementOf);
-    const text = implicitTransaction(statements);
-    let client: PoolClientLike;
-    try {
-      client = await pool.connect();
-    } catch {
-      // Nothing sent: each member runs again alone (and meets the connection failure there, typed).
-      settle({ kind: "rerun" });
-      return;
-    }
-    let lost: Error | undefined;
-    const onError = (error: Error) => {
-      lost = error;
-    };
-    client.on?.("error", onError);
-    let broken = false;
-    try {
-      const results = allResults(await client.query(text));
-      const last = results[results.length - 1] as
-        | (QueryResultLike & { readonly command?: unknown })
-        | undefined;
-      if (last?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+    const outcome = await batcher.commit(implicitTransaction(statements));
+    if (outcome.kind === "committed") {
       if (cache !== undefined) base.commitTo(cache);
       stats.committed += joined.length;
       stats.groups++;
       settle({ kind: "committed" });
-    } catch (error) {
-      if (cache !== undefined) base.forget(cache);
-      if (lost !== undefined || isLostAnswer(error)) {
-        broken = true;
-        settle({ kind: "lost", error: asConnectionLoss(lost ?? error, "commit") });
-        return;
-      }
-      stats.missed += joined.length;
-      settle({ kind: "rerun" });
-    } finally {
-      client.removeListener?.("error", onError);
-      client.release(broken || lost !== undefined ? true : undefined);
+      return;
     }
+    if (cache !== undefined) base.forget(cache);
+    if (outcome.kind === "lost") {
+      settle({ kind: "lost", error: asConnectionLoss(outcome.error, "commit") });
+      return;
+    }
+    // Refused (a stale row, a taken key), or never sent: each member runs again alone, under the locks (and meets
+    // a connection failure there, typed).
+    if (outcome.kind === "refused") stats.missed += joined.length;
+    settle({ kind: "rerun" });
   }
 
   return {
