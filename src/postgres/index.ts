@@ -25,6 +25,8 @@ export type { PoolClientLike, PoolLike, Queryable, QueryResultLike } from "./que
 export {
   createPostgresStorage,
   DEFAULT_CACHE_SIZE,
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_MAX_COMMITS_IN_FLIGHT,
   DEFAULT_MAX_GROUP_SIZE,
   DEFAULT_MAX_RETRIES,
   DEFAULT_SCHEMA,

@@ -91,7 +91,7 @@ export interface PostgresStorageOptions {
    * `docs/postgres.md`). Off: each unit of work commits on its own.
    */
   readonly groupCommit?: boolean;
-  /** Most units of work in one group commit (and most commits in one batch); default 64. */
+  /** Most units of work in one group commit; default 64. */
   readonly maxGroupSize?: number;
   /**
    * Commit batching (default on): a commit that is a whole transaction by itself (a speculative unit, a group, an
@@ -101,6 +101,8 @@ export interface PostgresStorageOptions {
   readonly commitBatching?: boolean;
   /** Most commit messages in flight at once with commit batching; default 4. */
   readonly maxCommitsInFlight?: number;
+  /** Most commits in one batch; default 64. */
+  readonly maxBatchSize?: number;
   /**
    * For tests of the speculative path only: called on each read from the cache; when it answers `true` the read
    * is served a stale row (the row's previous version, as a writer behind the cache's back would leave it).
@@ -137,8 +139,12 @@ export const DEFAULT_MAX_GROUP_SIZE = 64;
 /** Most commit messages in flight at once by default, with commit batching. */
 export const DEFAULT_MAX_COMMITS_IN_FLIGHT = 4;
 
+/** Most commits in one batch by default. */
+export const DEFAULT_MAX_BATCH_SIZE = 64;
+
 /**
- * Every unit of work runs at READ COMMITTED with row locks. Writers of a wallet are serialized by
+ * A locking unit of work runs at READ COMMITTED with row locks (a speculative commit, which sends no `BEGIN`, runs at
+ * the session's default level: see `implicitTransaction`). Writers of a wallet are serialized by
  * `SELECT … FOR UPDATE` on its row, and under READ COMMITTED each later statement takes a fresh snapshot, so the
  * reads after the lock see everything the previous lock holder committed. REPEATABLE READ would instead keep the
  * snapshot of the first statement and fail the second locker of a hot wallet with a serialization error (a retry
@@ -502,6 +508,16 @@ function implicitTransaction(statements: readonly string[]): string {
   return statements.join(";\n");
 }
 
+/** The customer wallets a commit locks: those it read from the cache (re-checked) and those its plans write. */
+function lockedWallets(plans: readonly CommitPlan[], read: readonly WalletRecord[]): string[] {
+  const ids = new Set(read.map((w) => w.id));
+  for (const p of plans) {
+    for (const d of p.walletDeltas ?? []) ids.add(d.walletId);
+    for (const w of p.createWallets ?? []) ids.add(w.id);
+  }
+  return [...ids].filter((id) => !isPlatformAccountId(id));
+}
+
 /** The statement of non-empty sections. */
 const statementOf = (sections: readonly Section[]): string => renderSections(sections) as string;
 
@@ -740,7 +756,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
     options.commitBatching === false
       ? Number.POSITIVE_INFINITY
       : Math.max(1, options.maxCommitsInFlight ?? DEFAULT_MAX_COMMITS_IN_FLIGHT),
-    Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE),
+    Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
   );
   listenForIdleErrors(pool, options.onIdleConnectionError);
   // Reads outside a unit of work: a lost connection becomes a ConnectionLostError (nothing a read does commits).
@@ -855,7 +871,10 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         // its statements go alone, as one implicit transaction (see `implicitTransaction`).
         const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
         if (!tx.begun) {
-          const outcome = await batcher.commit(implicitTransaction(statements));
+          const outcome = await batcher.commit(
+            implicitTransaction(statements),
+            lockedWallets(tx.plans, tx.view.readSet().wallets),
+          );
           if (outcome.kind === "committed") {
             if (speculative) stats.committed++;
             else stats.locking++;
@@ -931,9 +950,10 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
 
   /**
    * Runs one group of a wallet's lane: each member decides in turn on the rows the members before it left, then
-   * the plans of those that joined go in one message — `BEGIN`, the re-check of the rows the group read from the
-   * cache and every plan in order (one statement when the plans fold into one), `COMMIT`. An ERROR answer sends every member back to run alone under the locks;
-   * a lost answer leaves each with an unknown outcome (resolved, as for one unit, through its idempotency key).
+   * the plans of those that joined commit as one transaction (through the batcher): the re-check of the rows the
+   * group read from the cache and every plan in order (one statement when the plans fold into one). An ERROR
+   * answer sends every member back to run alone under the locks; a lost answer leaves each with an unknown outcome
+   * (resolved, as for one unit, through its idempotency key).
    */
   async function runGroup(members: readonly Member[]): Promise<void> {
     const base = new RowView(cache);
@@ -979,7 +999,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
       folded === undefined
         ? [...(guards.length > 0 ? [statementOf(guards)] : []), ...joined.flatMap((j) => j.statements)]
         : [withGuards(guards, folded)].filter((one) => one.length > 0).map(statementOf);
-    const outcome = await batcher.commit(implicitTransaction(statements));
+    const outcome = await batcher.commit(implicitTransaction(statements), lockedWallets(plans, read.wallets));
     if (outcome.kind === "committed") {
       if (cache !== undefined) base.commitTo(cache);
       stats.committed += joined.length;

@@ -138,4 +138,59 @@ describe("commit batching", () => {
       });
     expect(await checkLedgerInvariants(retried.read)).toEqual([]);
   });
+
+  it("orders a batch's commits by wallet and never puts two commits of one wallet in one batch", async () => {
+    const counting = countingPool(pool);
+    // No lanes: units of one wallet may be in flight together, and the batcher alone keeps them apart.
+    const storage = createPostgresStorage({ pool: counting.pool, maxCommitsInFlight: 1, groupCommit: false });
+    const fes = service(storage);
+    const ids = await wallets(fes, 6);
+    counting.reset();
+    const twice = [...ids, ...ids].reverse();
+    const results = await Promise.all(
+      twice.map((walletId, i) =>
+        fes.withdraw({ walletId, amountMinor: 100, currency: "USD", idempotencyKey: uniqueId(`o${i}`) }),
+      ),
+    );
+    for (const r of results) expect(r.isOk()).toBe(true);
+    const batched = counting.messages().filter((m) => batches([m]) > 0);
+    expect(batched.length).toBeGreaterThan(0);
+    for (const m of batched) {
+      const order = [...m.matchAll(/UPDATE "sms_fes"\.wallets AS w SET [^;]*? WHERE w\.id = '([^']+)'/g)].map(
+        (x) => x[1] as string,
+      );
+      expect(new Set(order).size).toBe(order.length);
+      expect(order).toEqual([...order].sort());
+    }
+    for (const walletId of ids)
+      expect((await fes.getBalance(walletId))._unsafeUnwrap()).toMatchObject({ balanceMinor: 800 });
+  });
+
+  it("a wallet locked elsewhere holds up none of the other commits", async () => {
+    const storage = createPostgresStorage({ pool, maxCommitsInFlight: 1 });
+    const fes = service(storage);
+    const ids = await wallets(fes, 6);
+    const [locked, ...others] = ids as [string, ...string[]];
+    const holder = await pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM sms_fes.wallets WHERE id = $1 FOR UPDATE", [locked]);
+      const blocked = fes.withdraw({
+        walletId: locked,
+        amountMinor: 100,
+        currency: "USD",
+        idempotencyKey: "l",
+      });
+      const rest = await withdrawAll(fes, others, uniqueId("free"));
+      // Every other wallet committed while the lock is still held.
+      for (const r of rest) expect(r.isOk()).toBe(true);
+      await holder.query("COMMIT");
+      expect((await blocked).isOk()).toBe(true);
+    } finally {
+      holder.release();
+    }
+    for (const walletId of ids)
+      expect((await fes.getBalance(walletId))._unsafeUnwrap()).toMatchObject({ balanceMinor: 900 });
+    expect(await checkLedgerInvariants(storage.read)).toEqual([]);
+  });
 });

@@ -45,4 +45,21 @@ describe("the row cache", () => {
     cache.drop("w");
     expect(cache.get("w")).toBeUndefined();
   });
+
+  it("serves a stale read the version a row replaced, and forgets both once the row is evicted", () => {
+    let stale = false;
+    const cache = new RowCache(4, () => stale);
+    cache.put("w", wallet("w", 1));
+    cache.put("w", wallet("w", 2));
+    stale = true;
+    expect(cache.get("w")).toMatchObject({ row: { version: 1 } });
+    stale = false;
+    // Two turns of generations without a use of "w" evict it.
+    for (const other of ["a", "b", "c", "d"]) cache.put(other, wallet(other));
+    expect(cache.get("w")).toBeUndefined();
+    cache.put("w", wallet("w", 5));
+    stale = true;
+    // No version of "w" is remembered from before its eviction: a stale read is made up from the current one.
+    expect(cache.get("w")).toMatchObject({ row: { version: 4 } });
+  });
 });
