@@ -37,7 +37,7 @@ import {
   transferColumns,
   walletColumns,
 } from "./columns.js";
-import { CommitBatcher } from "./commit-batch.js";
+import { CommitBatcher, type CommitOutcome } from "./commit-batch.js";
 import { asConflict, asConnectionLoss, isRetryable, sqlState } from "./errors.js";
 import { type GroupOutcome, Lanes, type Member } from "./group-commit.js";
 import { queryHealthStats } from "./health-stats.js";
@@ -813,6 +813,29 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
         () => release(true),
       );
     };
+    /** Sends the deferred plan and COMMIT on the unit's own connection, inside the transaction its load began. */
+    const commitOpen = async (statements: readonly string[]): Promise<CommitOutcome> => {
+      let results: QueryResultLike[];
+      try {
+        results = allResults(await (await connection()).query([...statements, "COMMIT"].join(";\n")));
+      } catch (error) {
+        if (lost !== undefined || isLostAnswer(error)) {
+          // The connection goes: its state is unknown.
+          destroy = true;
+          return { kind: "lost", error: lost ?? error };
+        }
+        // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
+        // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
+        finish("ROLLBACK");
+        return { kind: "refused", error };
+      }
+      // COMMIT of an aborted transaction answers ROLLBACK instead of failing: never report that as success.
+      const committed = results[results.length - 1] as
+        | (QueryResultLike & { readonly command?: unknown })
+        | undefined;
+      if (committed?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+      return { kind: "committed" };
+    };
     const tx = new PgUnitOfWork(connection, sql, cache, speculate, lanes);
     try {
       let value: T | undefined;
@@ -866,66 +889,35 @@ export function createPostgresStorage(options: PostgresStorageOptions): Postgres
           if (cache !== undefined) tx.view.commitTo(cache);
           return { kind: "done", value: value as T };
         }
-        // The deferred plan and COMMIT in one message. A unit of work that never loaded (or loaded from the cache:
-        // then the re-check of its rows runs first, in the statement of its first plan) has no transaction open:
-        // its statements go alone, as one implicit transaction (see `implicitTransaction`).
+        // The deferred plan in one message: with COMMIT inside the transaction a locking load began; else (a unit
+        // that never loaded, or loaded from the cache: then the re-check of its rows runs first, in the statement of
+        // its first plan) alone, as one implicit transaction, through the batcher (see `implicitTransaction`).
         const statements = [statementOf([...guards, ...first]), ...rest.map(statementOf)];
-        if (!tx.begun) {
-          const outcome = await batcher.commit(
-            implicitTransaction(statements),
-            lockedWallets(tx.plans, tx.view.readSet().wallets),
-          );
-          if (outcome.kind === "committed") {
-            if (speculative) stats.committed++;
-            else stats.locking++;
-            if (cache !== undefined) tx.view.commitTo(cache);
-            return { kind: "done", value: value as T };
-          }
-          if (cache !== undefined) tx.view.forget(cache);
-          // Never sent: nothing committed, the connection failure surfaces typed.
-          if (outcome.kind === "unsent") throw asConnectionLoss(outcome.error, "connect");
-          // Lost: the outcome is unknown (the transaction may have committed). Never retried: the core reconciles
-          // through its idempotency keys.
-          if (outcome.kind === "lost") throw asConnectionLoss(outcome.error, "commit");
-          if (speculative) {
-            stats.missed++;
-            return { kind: "locking" };
-          }
-          if (isRetryable(outcome.error)) return { kind: "retry", error: outcome.error };
-          throw asConflict(outcome.error) ?? outcome.error;
+        const outcome = tx.begun
+          ? await commitOpen(statements)
+          : await batcher.commit(
+              implicitTransaction(statements),
+              lockedWallets(tx.plans, tx.view.readSet().wallets),
+            );
+        if (outcome.kind === "committed") {
+          if (speculative) stats.committed++;
+          else stats.locking++;
+          if (cache !== undefined) tx.view.commitTo(cache);
+          return { kind: "done", value: value as T };
         }
-        const text = [...statements, "COMMIT"].join(";\n");
-        let results: QueryResultLike[];
-        try {
-          results = allResults(await (await connection()).query(text));
-        } catch (error) {
-          if (cache !== undefined) tx.view.forget(cache);
-          if (lost !== undefined || isLostAnswer(error)) {
-            // The answer is lost, so the outcome is unknown (COMMIT may have run): the connection goes, the
-            // error surfaces as it is. Never retried: the core reconciles through its idempotency keys.
-            destroy = true;
-            throw asConnectionLoss(lost ?? error, "commit");
-          }
-          // An ERROR answer: the failed statement aborted the transaction and PostgreSQL skipped the rest of the
-          // message, COMMIT included (or COMMIT itself failed, which also commits nothing).
-          finish("ROLLBACK");
-          if (speculative) {
-            // A cached row changed, a key was taken, a lock was contended: the locking run reads what is there.
-            stats.missed++;
-            return { kind: "locking" };
-          }
-          if (isRetryable(error)) return { kind: "retry", error };
-          throw asConflict(error) ?? error;
+        if (cache !== undefined) tx.view.forget(cache);
+        // Never sent: nothing committed, the connection failure surfaces typed.
+        if (outcome.kind === "unsent") throw asConnectionLoss(outcome.error, "connect");
+        // Lost: the outcome is unknown (the transaction may have committed). Never retried: the core reconciles
+        // through its idempotency keys.
+        if (outcome.kind === "lost") throw asConnectionLoss(outcome.error, "commit");
+        if (speculative) {
+          // A cached row changed, a key was taken, a lock was contended: the locking run reads what is there.
+          stats.missed++;
+          return { kind: "locking" };
         }
-        // COMMIT of an aborted transaction answers ROLLBACK instead of failing: never report that as success.
-        const committed = results[results.length - 1] as
-          | (QueryResultLike & { readonly command?: unknown })
-          | undefined;
-        if (committed?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
-        if (speculative) stats.committed++;
-        else stats.locking++;
-        if (cache !== undefined) tx.view.commitTo(cache);
-        return { kind: "done", value: value as T };
+        if (isRetryable(outcome.error)) return { kind: "retry", error: outcome.error };
+        throw asConflict(outcome.error) ?? outcome.error;
       }
       if (tx.begun) finish("ROLLBACK");
       if (isRetryable(tx.failure)) return { kind: "retry", error: tx.failure };

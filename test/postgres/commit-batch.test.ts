@@ -1,12 +1,10 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFes, type Fes } from "../../src/fes/service.js";
-import { createPostgresStorage, type PoolLike, type PostgresStorage } from "../../src/postgres/index.js";
-import { createFakeProvider } from "../../src/testing/fake-provider.js";
-import { ManualClock } from "../../src/testing/manual-clock.js";
+import type { Fes } from "../../src/fes/service.js";
+import { createPostgresStorage } from "../../src/postgres/index.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
-import { countingPool, fundedWallet, uniqueId } from "./fixtures.js";
+import { countingPool, fundedWallet, losingAnswers, serviceOver, uniqueId } from "./fixtures.js";
 
 /**
  * Commit batching across wallets: commits that are whole transactions by themselves wait while the bound of those
@@ -21,9 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
-const clock = new ManualClock(Date.UTC(2026, 0, 1));
-const provider = createFakeProvider({ clock }).provider;
-const service = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
+const service = serviceOver;
 
 /** Wallets funded with 1,000 each through `fes` (so that its storage has them cached). */
 const wallets = (fes: Fes, n: number) =>
@@ -99,32 +95,12 @@ describe("commit batching", () => {
   });
 
   it("a lost answer leaves every unit of the batch unknown; each resolves through its idempotency key", async () => {
-    let lost = 0;
-    const losing: PoolLike = {
-      query: (text, values) => pool.query(text, values),
-      on: (event, listener) => pool.on(event, listener),
-      async connect() {
-        const client = await pool.connect();
-        return {
-          async query(text: string, values?: unknown[]) {
-            const result = await client.query(text, values);
-            if (batches([text]) > 0) {
-              lost++;
-              throw new Error("Connection terminated unexpectedly");
-            }
-            return result as never;
-          },
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          on: client.on.bind(client),
-          removeListener: client.removeListener.bind(client),
-        };
-      },
-    };
-    const storage = createPostgresStorage({ pool: losing, maxCommitsInFlight: 1 });
+    const losing = losingAnswers(pool, (text) => batches([text]) > 0);
+    const storage = createPostgresStorage({ pool: losing.pool, maxCommitsInFlight: 1 });
     const ids = await wallets(service(storage), 8);
     const key = uniqueId("lost");
     const first = await withdrawAll(service(storage), ids, key);
-    expect(lost).toBeGreaterThan(0);
+    expect(losing.lost()).toBeGreaterThan(0);
     const unknown = first.filter((r) => r.isErr());
     expect(unknown.length).toBeGreaterThan(1);
     for (const r of unknown)

@@ -5,9 +5,9 @@ import type {
   TransferRecord,
   WalletRecord,
 } from "../../src/core/records.js";
-import type { Fes } from "../../src/fes/service.js";
-import type { PoolLike, QueryResultLike } from "../../src/postgres/index.js";
-import { recordFixtures } from "../../src/testing/index.js";
+import { createFes, type Fes } from "../../src/fes/service.js";
+import type { PoolLike, PostgresStorage, QueryResultLike } from "../../src/postgres/index.js";
+import { createFakeProvider, ManualClock, recordFixtures } from "../../src/testing/index.js";
 
 /** Records for the adapter tests: the shared fixtures with this suite's defaults. */
 export const wallet = (id: string, over: Partial<WalletRecord> = {}): WalletRecord =>
@@ -129,4 +129,44 @@ export async function fundedWallet(fes: Fes, amountMinor: number): Promise<strin
       await fes.deposit({ walletId, amountMinor, currency: "USD", idempotencyKey: uniqueId("fund") })
     )._unsafeUnwrap();
   return walletId;
+}
+
+const clock = new ManualClock(Date.UTC(2026, 0, 1));
+const provider = createFakeProvider({ clock }).provider;
+
+/** The public API over `storage`, with a fake provider and a manual clock. */
+export const serviceOver = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
+
+/**
+ * A pool whose checked-out connections lose the answer of every message `lose` picks, after the server ran it (so
+ * its outcome is unknown to the caller). Counts the answers lost.
+ */
+export function losingAnswers(
+  inner: PoolLike & { on(event: "error", listener: (err: Error) => void): unknown },
+  lose: (text: string) => boolean,
+): { pool: PoolLike; lost: () => number } {
+  let lost = 0;
+  return {
+    pool: {
+      query: (text, values) => inner.query(text, values),
+      on: (event, listener) => inner.on(event, listener),
+      async connect() {
+        const client = await inner.connect();
+        return {
+          async query(text: string, values?: unknown[]) {
+            const result = await client.query(text, values);
+            if (lose(text)) {
+              lost++;
+              throw new Error("Connection terminated unexpectedly");
+            }
+            return result;
+          },
+          release: (destroy?: boolean | Error) => client.release(destroy),
+          on: client.on?.bind(client),
+          removeListener: client.removeListener?.bind(client),
+        };
+      },
+    },
+    lost: () => lost,
+  };
 }

@@ -1,12 +1,9 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFes, type Fes } from "../../src/fes/service.js";
-import { createPostgresStorage, type PoolLike, type PostgresStorage } from "../../src/postgres/index.js";
-import { createFakeProvider } from "../../src/testing/fake-provider.js";
-import { ManualClock } from "../../src/testing/manual-clock.js";
+import { createPostgresStorage } from "../../src/postgres/index.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
-import { activation, fundedWallet, uniqueId, wallet } from "./fixtures.js";
+import { activation, fundedWallet, losingAnswers, serviceOver, uniqueId, wallet } from "./fixtures.js";
 
 /**
  * Group commit per wallet: units of work on one hot wallet that arrive while one is in flight decide one after the
@@ -22,38 +19,11 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
-const clock = new ManualClock(Date.UTC(2026, 0, 1));
-const provider = createFakeProvider({ clock }).provider;
-const service = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
+const service = serviceOver;
 
 /** A pool whose connections lose the answer of every group commit (several units in one message) after it ran. */
-function losingGroupAnswers(inner: pg.Pool): { pool: PoolLike; lost: () => number } {
-  let lost = 0;
-  return {
-    pool: {
-      query: (text, values) => inner.query(text, values),
-      on: (event, listener) => inner.on(event, listener),
-      async connect() {
-        const client = await inner.connect();
-        return {
-          async query(text: string, values?: unknown[]) {
-            const result = await client.query(text, values);
-            // A group commit: one message (its own transaction) with the idempotency records of several withdrawals.
-            if (text.split("'wallet.withdraw'").length > 2) {
-              lost++;
-              throw new Error("Connection terminated unexpectedly");
-            }
-            return result as never;
-          },
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          on: client.on.bind(client),
-          removeListener: client.removeListener.bind(client),
-        };
-      },
-    },
-    lost: () => lost,
-  };
-}
+const losingGroupAnswers = (inner: pg.Pool) =>
+  losingAnswers(inner, (text) => text.split("'wallet.withdraw'").length > 2);
 
 describe("group commit", () => {
   it("commits concurrent units on one hot wallet together, each deciding on the previous ones' writes", async () => {

@@ -1,12 +1,10 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFes, type Fes } from "../../src/fes/service.js";
-import { createPostgresStorage, type PostgresStorage } from "../../src/postgres/index.js";
-import { createFakeProvider, seededRandom } from "../../src/testing/fake-provider.js";
-import { ManualClock } from "../../src/testing/manual-clock.js";
+import { createPostgresStorage } from "../../src/postgres/index.js";
+import { seededRandom } from "../../src/testing/fake-provider.js";
 import { checkLedgerInvariants } from "../../src/wallet/invariants.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
-import { countingPool, fundedWallet, uniqueId } from "./fixtures.js";
+import { countingPool, fundedWallet, serviceOver, uniqueId } from "./fixtures.js";
 
 /**
  * The speculative unit of work: decisions on cached rows, one message per unit, every read re-checked at commit.
@@ -23,9 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
-const clock = new ManualClock(Date.UTC(2026, 0, 1));
-const provider = createFakeProvider({ clock }).provider;
-const service = (storage: PostgresStorage): Fes => createFes({ storage, provider, clock });
+const service = serviceOver;
 
 describe("speculative unit of work", () => {
   it("freezes and settles in one round trip each once the wallet is cached", async () => {
